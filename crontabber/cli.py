@@ -1,0 +1,128 @@
+"""The ``crontabber`` command: parse the command line and delegate (design §6).
+
+Every crontabber 0.18.1 flag still works (``--job``, ``--list-jobs``, ``--nagios``...)
+beside the subcommands. ``--<namespace>.<option>=value`` overrides any configuration
+option. Exit codes: 0 tick ran, 1 the ``--job`` failed, 2 configuration or usage,
+3 ledger; Nagios uses its own 0-3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from crontabber import __version__
+from crontabber.errors import ConfigError, CrontabberError, LedgerError, UsageError
+
+SUBCOMMANDS = ("run", "list", "nagios", "reset", "configtest", "audit-ghosts", "export-dags",
+               "import-crontab")
+LEGACY_FLAGS = {"list_jobs": "list", "nagios": "nagios", "reset_job": "reset",
+                "configtest": "configtest", "audit_ghosts": "audit-ghosts", "sentrytest": "sentrytest"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, as design §6 asks
+        raise UsageError(f"{message} (see crontabber --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="crontabber", description="Run cron jobs with dependencies, retries, "
+                     "backfill, locking and a ledger; export them as Airflow DAGs.",
+                     epilog="subcommands: " + ", ".join(SUBCOMMANDS) + " (default: run). "
+                     "Any option can be set with --<section>.<name>=<value>, e.g. "
+                     "--crontabber.error_retry_time=10m.")
+    parser.add_argument("command", nargs="?", choices=SUBCOMMANDS, default=None,
+                        help="what to do (default: run)")
+    parser.add_argument("args", nargs="*", help="the subcommand's arguments (reset: a job name; "
+                        "import-crontab: a crontab file)")
+    parser.add_argument("--admin.conf", dest="conf", metavar="FILE", help="the crontabber.ini to read")
+    parser.add_argument("-j", "--job", help="run only this job (app name or module.Class)")
+    parser.add_argument("-f", "--force", action="store_true", help="with --job: run even if not due "
+                        "or blocked by a dependency")
+    parser.add_argument("--date", help="with --job: run a backfill job for this one date (YYYY-MM-DD "
+                        "or ISO instant)")
+    parser.add_argument("--max-workers", type=int, help="run up to N independent jobs at once")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="list output")
+    parser.add_argument("--verbose", action="store_true", help="configtest: show every setting and "
+                        "where it came from")
+    parser.add_argument("--debug", action="store_true", help="log debug lines and show tracebacks")
+    parser.add_argument("-l", "--list-jobs", action="store_true", help="0.18.1 spelling of 'list'")
+    parser.add_argument("-n", "--nagios", action="store_true", help="0.18.1 spelling of 'nagios'")
+    parser.add_argument("-r", "--reset-job", metavar="JOB", help="0.18.1 spelling of 'reset JOB'")
+    parser.add_argument("--configtest", action="store_true", help="0.18.1 spelling of 'configtest'")
+    parser.add_argument("--audit-ghosts", action="store_true", help="0.18.1 spelling of 'audit-ghosts'")
+    parser.add_argument("--sentrytest", action="store_true", help="check the Sentry configuration")
+    parser.add_argument("-v", "--version", action="store_true", help="print the version and exit")
+    # export-dags and import-crontab
+    parser.add_argument("--output", "-o", help="export-dags: the folder; import-crontab: the ini file")
+    parser.add_argument("--mode", choices=("bridge", "native"), default="bridge", help="export-dags mode")
+    parser.add_argument("--jobs", help="export-dags: only these app names (comma-separated)")
+    parser.add_argument("--check", action="store_true", help="export-dags: load and serialize the "
+                        "DAGs with Airflow")
+    parser.add_argument("--prune", action="store_true", help="export-dags: delete DAG files of jobs "
+                        "that no longer exist")
+    return parser
+
+
+def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]:
+    """Our flags, and ``--a.b=c`` configuration overrides, from ``argv``."""
+    parser = build_parser()
+    args, rest = parser.parse_known_args(list(argv))
+    overrides: dict[str, str] = {}
+    index = 0
+    while index < len(rest):
+        token = rest[index]
+        if token.startswith("--") and "." in token.split("=", 1)[0]:
+            key, equals, value = token[2:].partition("=")
+            if not equals:
+                if index + 1 >= len(rest):
+                    raise UsageError(f"option --{key} needs a value (--{key}=VALUE)")
+                index += 1
+                value = rest[index]
+            overrides[key] = value
+        else:
+            raise UsageError(f"unrecognized argument {token!r} (see crontabber --help)")
+        index += 1
+    if args.command is None:
+        args.command = next((command for flag, command in LEGACY_FLAGS.items() if getattr(args, flag)), "run")
+        if args.reset_job:
+            args.args = [args.reset_job]
+    return args, overrides
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; return the exit code (never raises for an operator's mistake)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        args, overrides = parse(argv)
+        if args.version:
+            out.write(f"{__version__}\n")
+            return 0
+        from crontabber import commands
+
+        handler: Callable[..., int] = commands.HANDLERS[args.command]
+        return handler(args, overrides, out, err)
+    except CrontabberError as exc:
+        if _is_nagios(argv):  # a Nagios check reports its own errors as UNKNOWN
+            from crontabber.nagios import unknown
+
+            code, line = unknown(str(exc))
+            out.write(line + "\n")
+            return code
+        if debug:
+            logging.getLogger("crontabber").exception("details")
+        err.write(f"crontabber: error: {exc}\n")
+        return exc.exit_code if isinstance(exc, (ConfigError, LedgerError)) else 1
+    except KeyboardInterrupt:
+        err.write("crontabber: interrupted\n")
+        return 130
+
+
+def _is_nagios(argv: Sequence[str]) -> bool:
+    return "nagios" in argv or "--nagios" in argv or "-n" in argv

@@ -1,0 +1,172 @@
+"""What each subcommand does, a few lines each over the core modules."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import TextIO
+
+from crontabber.clock import SystemClock
+from crontabber.config import Settings, load_settings, parse_instant
+from crontabber.errors import UsageError
+from crontabber.outcomes import Outcome
+from crontabber.state import Ledger, open_ledger
+
+log = logging.getLogger("crontabber")
+Handler = Callable[[argparse.Namespace, Mapping[str, str], TextIO, TextIO], int]
+
+
+def _settings(args: argparse.Namespace, overrides: Mapping[str, str], err: TextIO) -> Settings:
+    settings = load_settings(args.conf, overrides)
+    _configure_logging(settings, err, args.debug)
+    return settings
+
+
+def _configure_logging(settings: Settings, err: TextIO, debug: bool) -> None:
+    """stderr logging as 0.18.1's ``logging.stderr_*`` options say (one line per event)."""
+    config = settings.config
+
+    def option(name: str) -> str:
+        return str(config.logging[name] or config.resource.logging[name])
+
+    level = logging.DEBUG if debug else int(option("stderr_error_logging_level"))
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter(option("stderr_line_format_string"), style="{"))
+    logger = logging.getLogger("crontabber")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+    if config.sentry.dsn or config.secrets.sentry.dsn:
+        log.warning("sentry.dsn is configured but this version does not send errors to Sentry; "
+                    "use 'crontabber nagios' or the ledger to watch failures")
+
+
+@contextlib.contextmanager
+def _ledger(settings: Settings) -> Iterator[Ledger]:
+    ledger = open_ledger(settings.database_url)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def run(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from crontabber.runner import Runner
+
+    settings = _settings(args, overrides, err)
+    if args.date and not args.job:
+        raise UsageError("--date needs --job NAME (a backfill job)")
+    if args.max_workers is not None and args.max_workers < 1:
+        raise UsageError("--max-workers must be 1 or more")
+    if args.job:
+        settings.job(args.job)  # unknown job: exit 2 before the ledger is opened
+    when = _parse_date(args.date) if args.date else None
+    with _ledger(settings) as ledger:
+        runner = Runner(settings, ledger, SystemClock(), max_workers=args.max_workers)
+        if not args.job:
+            runner.tick()
+            return 0
+        result = runner.run_date(args.job, when) if when else runner.run_job(args.job, force=args.force)
+    if result.outcome.is_failure:
+        err.write(f"crontabber: job {result.app_name} {result.outcome.value}: {result.reason}\n")
+        return 1
+    if not result.outcome.ran:
+        out.write(f"{result.app_name} did not run: {_why(result.outcome, result.reason)}\n")
+    return 0
+
+
+def _why(outcome: Outcome, reason: str) -> str:
+    if outcome is Outcome.NOT_DUE:
+        return "it is not due yet (use --force to run it anyway)"
+    if outcome is Outcome.SKIPPED_DEPENDENCY:
+        return f"{reason} (use --force to run it anyway)"
+    return reason or outcome.value
+
+
+def _parse_date(text: str) -> dt.datetime:
+    try:
+        return parse_instant(text if "T" in text or " " in text else f"{text}T00:00:00+00:00")
+    except ValueError:
+        raise UsageError(f"--date {text!r}: use YYYY-MM-DD or an ISO 8601 instant") from None
+
+
+def list_jobs(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from crontabber import listing
+
+    settings = _settings(args, overrides, err)
+    with _ledger(settings) as ledger:
+        states = ledger.load_all()
+    listing.render(settings, states, SystemClock().now(), out, args.format)
+    return 0
+
+
+def nagios(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from crontabber import nagios as check
+    from crontabber.errors import CrontabberError
+
+    try:
+        settings = _settings(args, overrides, err)
+        with _ledger(settings) as ledger:
+            states = ledger.load_all()
+        code, line = check.report(settings, states, SystemClock().now())
+    except CrontabberError as exc:
+        code, line = check.unknown(str(exc))
+    out.write(line + "\n")
+    return code
+
+
+def reset(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    if len(args.args) != 1:
+        raise UsageError("reset needs one job name: crontabber reset NAME")
+    settings = _settings(args, overrides, err)
+    job = settings.job(args.args[0])
+    with _ledger(settings) as ledger:
+        existed = ledger.reset(job.app_name)
+    out.write(f"{job.app_name}: {'reset; it runs as if new' if existed else 'already reset'}\n")
+    return 0
+
+
+def configtest(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from crontabber import configtest as check
+
+    return check.report(_settings(args, overrides, err), out, verbose=args.verbose)
+
+
+def audit_ghosts(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    settings = _settings(args, overrides, err)
+    with _ledger(settings) as ledger:
+        ghosts = sorted(set(ledger.load_all()) - {job.app_name for job in settings.jobs})
+    if ghosts:
+        out.write("Found the following in the state database but not available as a configured job:\n")
+        out.writelines(f"\t{name}\n" for name in ghosts)
+    return 0
+
+
+def sentrytest(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    settings = _settings(args, overrides, err)
+    if not (settings.config.sentry.dsn or settings.config.secrets.sentry.dsn):
+        raise UsageError("sentry.dsn is not configured")
+    out.write("sentry.dsn is configured, but this version does not send errors to Sentry\n")
+    return 2
+
+
+def export_dags(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from airflow_bridge.cli import export_command
+
+    return export_command(_settings(args, overrides, err), args, out, err)
+
+
+def import_crontab(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from crontabber.crontab_import import import_command
+
+    return import_command(args, out, err)
+
+
+HANDLERS: dict[str, Handler] = {
+    "run": run, "list": list_jobs, "nagios": nagios, "reset": reset, "configtest": configtest,
+    "audit-ghosts": audit_ghosts, "sentrytest": sentrytest, "export-dags": export_dags,
+    "import-crontab": import_crontab,
+}

@@ -1,0 +1,62 @@
+"""``crontabber configtest``: check the configuration without opening the ledger.
+
+Loading the settings already proves the jobs list, classes, schedules, zones and
+graph; this adds the problems that do not stop a tick but need an operator:
+dependencies that are not configured, and options accepted but not acted on.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from crontabber.config import PER_JOB_KEYS, Settings
+from crontabber.jobs import missing_dependencies
+from crontabber.state import redact_url
+
+
+def problems(settings: Settings) -> list[str]:
+    """Configuration faults that make configtest fail (exit 2)."""
+    return [f"job {child!r} depends on {parent!r}, which is not configured: add {parent!r} to "
+            f"crontabber.jobs or remove it from depends_on" for child, parent in missing_dependencies(settings.jobs)]
+
+
+def notes(settings: Settings) -> list[str]:
+    """Things that are fine but worth saying (accepted-but-unused and unknown options)."""
+    result = [f"option {key} is accepted for crontabber 0.18.1 compatibility but not acted on"
+              for key in settings.not_acted_on]
+    result += [f"option {key} is not a crontabber option and is ignored" for key in settings.unknown_options]
+    return result
+
+
+def report(settings: Settings, out: TextIO, verbose: bool = False) -> int:
+    """Print the findings; return 0 when the configuration is usable, 2 otherwise."""
+    faults = problems(settings)
+    for line in faults:
+        out.write(f"ERROR: {line}\n")
+    for line in notes(settings):
+        out.write(f"note: {line}\n")
+    if verbose:
+        _verbose(settings, out)
+    if faults:
+        return 2
+    out.write(f"OK: {len(settings.jobs)} jobs configured; ledger {redact_url(settings.database_url)}\n")
+    return 0
+
+
+def _verbose(settings: Settings, out: TextIO) -> None:
+    out.write("global settings:\n")
+    for key in sorted(set(settings.provenance)):
+        if key.startswith("crontabber.") and key.count(".") == 1 and key != "crontabber.jobs":
+            value = settings.config.crontabber[key.split(".", 1)[1]]
+            if key == "crontabber.database_url":
+                value = redact_url(settings.database_url)
+            out.write(f"  {key} = {value!s}  (from {settings.provenance[key]})\n")
+    for job in settings.jobs:
+        out.write(f"job {job.app_name} ({job.target})\n")
+        out.write(f"  schedule          {job.entry.schedule_text}  (from {job.entry.where})\n")
+        out.write(f"  depends_on        {', '.join(job.depends_on) or '-'}\n")
+        out.write(f"  backfill          {'yes' if job.is_backfill else 'no'}\n")
+        for key in PER_JOB_KEYS:
+            value = getattr(job.settings, key)
+            shown = ", ".join(value) if isinstance(value, tuple) else ("-" if value in (None, "") else value)
+            out.write(f"  {key:<17} {shown}  (from {job.provenance.get(key, 'default')})\n")

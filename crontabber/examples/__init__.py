@@ -1,0 +1,1 @@
+"""Example jobs that ship with crontabber; ``crontabber/examples/crontabber.ini`` runs them."""

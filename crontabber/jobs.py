@@ -1,0 +1,161 @@
+"""The jobs list: parse ``crontabber.jobs`` entries and order the job graph.
+
+One entry per line; ``;`` also separates entries, and ``,`` does only when the
+next entry starts (``dotted.name|`` or ``job:``), because cron fields contain
+commas. ``#`` at the start of an entry or after a space starts a comment
+(``1#2``, cron's "second Monday", is not one).
+"""
+
+from __future__ import annotations
+
+import graphlib
+import importlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from crontabber.errors import ConfigError
+from crontabber.schedule import CronSchedule, FrequencySchedule
+
+_COMMA_SPLIT = re.compile(r",(?=\s*(?:job:|[A-Za-z_][\w.]*\s*\|))")
+_COMMENT = re.compile(r"(?:^|\s)#.*$")
+_PYTHON_TARGET = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+_CONFIG_TARGET = re.compile(r"^job:(\S+)$")
+
+
+@dataclass(frozen=True)
+class JobEntry:
+    """One entry of the jobs list, as written, and where it was written."""
+
+    target: str
+    schedule_text: str
+    text: str
+    where: str  # "crontabber.ini:14" or "crontabber.jobs entry 3"
+
+    @property
+    def is_config_job(self) -> bool:
+        return self.target.startswith("job:")
+
+
+@dataclass
+class JobSettings:
+    """Per-job settings (``[[class-X]]``/``[[job-x]]`` over ``[crontabber]`` defaults)."""
+
+    error_retry_time: float = 300.0
+    timeout: float | None = None
+    max_retries: int | None = None
+    retry_backoff: float = 1.0
+    nagios_critical_after: int | None = None
+    overdue_warning: float | None = None
+    overdue_critical: float | None = None
+    on_airflow_since: Any = None  # aware datetime
+    tags: tuple[str, ...] = ()
+    owner: str = ""
+
+
+@dataclass
+class JobDefinition:
+    """Everything the runner, ``list``, Nagios and the bridge know about one configured job."""
+
+    app_name: str
+    kind: str  # "python", "shell" or "procedure"
+    target: str  # class path, or "job:<app_name>"
+    entry: JobEntry
+    schedule: FrequencySchedule | CronSchedule
+    job_class: type
+    section: str  # "class-<ClassName>" or "job-<app_name>"
+    depends_on: tuple[str, ...] = ()
+    settings: JobSettings = field(default_factory=JobSettings)
+    config: Any = None  # what the job's constructor receives
+    provenance: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_backfill(self) -> bool:
+        return bool(getattr(self.job_class, "_is_backfill_app", False))
+
+    @property
+    def description(self) -> str:
+        return (getattr(self.job_class, "app_description", "") or "").strip()
+
+    def matches(self, name: str) -> bool:
+        """``--job`` accepts an app name or a class path (0.18.1)."""
+        return name in (self.app_name, self.target)
+
+
+def split_entries(text: str) -> list[tuple[int, str]]:
+    """Jobs-list text -> (line number within the text, entry) pairs, comments dropped."""
+    entries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = _COMMENT.sub("", line)
+        for chunk in line.split(";"):
+            for piece in _COMMA_SPLIT.split(chunk):
+                piece = piece.strip()
+                if piece:
+                    entries.append((number, piece))
+    return entries
+
+
+def parse_entry(text: str, where: str) -> JobEntry:
+    """``target|schedule`` -> JobEntry, or a ConfigError naming the entry and the fix."""
+    if "|" not in text:
+        raise ConfigError(f"{where}: jobs entry {text!r} has no schedule: write it as "
+                          "module.Class|1h, module.Class|1d|03:00, module.Class|0 3 * * * "
+                          "or job:name|1h")
+    target, schedule_text = (part.strip() for part in text.split("|", 1))
+    if not (_PYTHON_TARGET.match(target) or _CONFIG_TARGET.match(target)):
+        raise ConfigError(f"{where}: jobs entry {text!r}: {target!r} is neither a dotted "
+                          "module.Class path nor job:<app_name>")
+    return JobEntry(target=target, schedule_text=schedule_text, text=text, where=where)
+
+
+def import_job_class(entry: JobEntry) -> type:
+    """Import ``module.Class`` of a Python job, reporting failures in one line."""
+    module_name, _, class_name = entry.target.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"{entry.where}: job {entry.target!r}: cannot import module "
+                          f"{module_name!r} ({exc}); check the spelling and that it is on "
+                          "PYTHONPATH") from exc
+    except Exception as exc:
+        raise ConfigError(f"{entry.where}: job {entry.target!r}: importing {module_name!r} "
+                          f"failed: {type(exc).__name__}: {exc}") from exc
+    job_class = getattr(module, class_name, None)
+    if not isinstance(job_class, type):
+        raise ConfigError(f"{entry.where}: job {entry.target!r}: module {module_name!r} has no "
+                          f"class {class_name!r}")
+    if not getattr(job_class, "app_name", None):
+        raise ConfigError(f"{entry.where}: job {entry.target!r}: the class has no app_name; "
+                          "add app_name = '...' to it")
+    return job_class
+
+
+def order_jobs(jobs: Iterable[JobDefinition]) -> list[JobDefinition]:
+    """Topological order over ``depends_on``, alphabetical within a level; a cycle is an error.
+
+    Dependencies that are not configured are left out of the order (the runner skips
+    the child and ``configtest`` reports it).
+    """
+    by_name = {job.app_name: job for job in jobs}
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for name, job in by_name.items():
+        sorter.add(name, *(parent for parent in job.depends_on if parent in by_name and parent != name))
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        raise ConfigError(f"dependency cycle: {cycle}; remove one of these depends_on") from None
+    ordered = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        ordered.extend(by_name[name] for name in ready)
+        sorter.done(*ready)
+    return ordered
+
+
+def missing_dependencies(jobs: Iterable[JobDefinition]) -> list[tuple[str, str]]:
+    """(child, parent) pairs where the parent is not a configured job."""
+    jobs = list(jobs)
+    names = {job.app_name for job in jobs}
+    return [(job.app_name, parent) for job in jobs for parent in job.depends_on if parent not in names]

@@ -1,0 +1,98 @@
+"""``crontabber nagios``: a Nagios plugin over the ledger (one line, exit 0/1/2/3).
+
+Failures: CRITICAL once a job has failed ``nagios_critical_after`` times in a row;
+without that setting, 0.18.1's rule (a backfill job's first failure is a WARNING,
+every other failure CRITICAL). Overdue jobs and locks held too long add WARNINGs or
+CRITICALs. The text never contains ``|``: Nagios reads what follows it as perfdata.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from crontabber.config import Settings
+from crontabber.jobs import JobDefinition
+from crontabber.state import JobState
+from crontabber.timefmt import duration
+
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+_NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: int
+    text: str
+
+
+def failure_level(job: JobDefinition, state: JobState) -> int:
+    """WARNING or CRITICAL for a job with ``error_count`` > 0 (OK when it has none)."""
+    if not state.error_count:
+        return OK
+    threshold = job.settings.nagios_critical_after
+    if threshold is not None:
+        return CRITICAL if state.error_count >= threshold else WARNING
+    if job.is_backfill and state.error_count == 1:
+        return WARNING
+    return CRITICAL
+
+
+def findings(settings: Settings, states: Mapping[str, JobState], now: dt.datetime) -> list[Finding]:
+    """Everything wrong, one finding per job and problem, worst problems first."""
+    found = []
+    max_age = settings.max_ongoing_age_hours * 3600
+    for job in settings.jobs:
+        state = states.get(job.app_name)
+        if state is None:
+            continue
+        level = failure_level(job, state)
+        if level:
+            error = state.last_error or {}
+            value = " ".join(str(error.get("value", "")).split())
+            found.append(Finding(level, f"{job.app_name} ({job.target}) failed {state.error_count} "
+                                        f"time(s): {error.get('type', 'error')}: {value}"))
+        late = _overdue(job, state, now)
+        if late:
+            found.append(late)
+        if state.ongoing and (now - state.ongoing).total_seconds() > max_age:
+            found.append(Finding(WARNING, f"{job.app_name} has been running for "
+                                          f"{duration((now - state.ongoing).total_seconds())} "
+                                          f"(over max_ongoing_age_hours={settings.max_ongoing_age_hours:g})"))
+    return sorted(found, key=lambda finding: -finding.level)
+
+
+def _overdue(job: JobDefinition, state: JobState, now: dt.datetime) -> Finding | None:
+    if state.next_run is None or state.ongoing:
+        return None
+    late = (now - state.next_run).total_seconds()
+    for level, margin in ((CRITICAL, job.settings.overdue_critical), (WARNING, job.settings.overdue_warning)):
+        if margin is not None and late > margin:
+            return Finding(level, f"{job.app_name} is overdue by {duration(late)} "
+                                  f"(next run was {state.next_run:%Y-%m-%d %H:%M} UTC)")
+    return None
+
+
+def report(settings: Settings, states: Mapping[str, JobState], now: dt.datetime) -> tuple[int, str]:
+    """(exit code, the one output line) for the current ledger."""
+    found = findings(settings, states, now)
+    status = max((finding.level for finding in found), default=OK)
+    failing = sum(1 for job in settings.jobs
+                  if (s := states.get(job.app_name)) is not None and s.error_count)
+    running = sum(1 for s in states.values() if s.ongoing)
+    overdue = sum(1 for finding in found if " is overdue " in finding.text)
+    perfdata = f"jobs={len(settings.jobs)} failing={failing} overdue={overdue} running={running}"
+    text = "; ".join(finding.text for finding in found) if found else \
+        f"All systems nominal ({len(settings.jobs)} jobs)"
+    return status, f"{_NAMES[status]} - {clean(text)} | {perfdata}"
+
+
+def unknown(message: str) -> tuple[int, str]:
+    """The UNKNOWN line for an error of the check itself (config or ledger)."""
+    return UNKNOWN, f"UNKNOWN - {clean(message)}"
+
+
+def clean(text: str) -> str:
+    """One line with no ``|`` (which would start perfdata)."""
+    return " ".join(text.replace("|", "/").split())

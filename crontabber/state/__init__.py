@@ -1,0 +1,129 @@
+"""The ledger: one row per job (``crontabber``) and an append-only run log (``crontabber_log``).
+
+``Ledger`` is the contract every store implements (SQLite and PostgreSQL); the
+runner, ``list``, Nagios and the Airflow bridge only talk to it. Table and
+column names are crontabber 0.18.1's, so its tools can read our ledger and we
+can adopt theirs; ``skip_reason``, ``outcome`` and ``output`` are additions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from crontabber.outcomes import Outcome
+
+
+@dataclass(frozen=True)
+class JobState:
+    """One row of the ``crontabber`` table. All instants are aware UTC datetimes."""
+
+    app_name: str
+    next_run: dt.datetime | None = None
+    first_run: dt.datetime | None = None
+    last_run: dt.datetime | None = None
+    last_success: dt.datetime | None = None
+    ongoing: dt.datetime | None = None
+    error_count: int = 0
+    depends_on: tuple[str, ...] = ()
+    last_error: dict = field(default_factory=dict)
+    skip_reason: str | None = None
+
+    def but(self, **changes: object) -> JobState:
+        """A copy with ``changes`` applied (rows are values, never edited in place)."""
+        return replace(self, **changes)
+
+    def as_job_information(self) -> dict:
+        """The dict 0.18.1 handed to a job's constructor as ``job_information``."""
+        return {
+            "next_run": self.next_run, "first_run": self.first_run, "last_run": self.last_run,
+            "last_success": self.last_success, "ongoing": self.ongoing,
+            "error_count": self.error_count, "depends_on": list(self.depends_on),
+            "last_error": dict(self.last_error),
+        }
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One row of ``crontabber_log``: a successful date or a failed attempt."""
+
+    app_name: str
+    log_time: dt.datetime
+    duration: float
+    outcome: Outcome
+    success: dt.datetime | None = None
+    exc_type: str | None = None
+    exc_value: str | None = None
+    exc_traceback: str | None = None
+    output: str | None = None
+
+
+class JobLock(Protocol):
+    """A held lock on one job; it dies with the process (or database session) that holds it."""
+
+    def release(self) -> None: ...
+
+
+class Ledger(Protocol):
+    """What a ledger store provides. Every method raises ``LedgerError`` when the store fails."""
+
+    description: str
+    """Where the ledger lives, safe to print (passwords removed)."""
+
+    def load_all(self) -> dict[str, JobState]:
+        """Every row, keyed by app name, in one query (the runner calls it once per tick)."""
+
+    def load(self, app_names: Sequence[str]) -> dict[str, JobState]:
+        """The rows of ``app_names`` that exist (the re-read after a lock is taken)."""
+
+    def save(self, state: JobState, log: LogEntry | None = None) -> None:
+        """Insert or replace ``state``'s row and append ``log``, in one transaction."""
+
+    def set_skip_reason(self, app_name: str, reason: str | None, depends_on: Sequence[str]) -> None:
+        """Record why a job did not run (creating its row if needed); no log row."""
+
+    def try_lock(self, app_name: str) -> JobLock | None:
+        """Take the job's run lock without waiting; None when another process holds it."""
+
+    def reset(self, app_name: str) -> bool:
+        """Forget a job's row (its log stays); True when there was one."""
+
+    def logs(self, app_name: str, limit: int = 10) -> list[LogEntry]:
+        """The newest ``limit`` log rows of a job, newest first."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+def open_ledger(url: str, **options: object) -> Ledger:
+    """Open the store named by ``url`` (``sqlite:///path`` or ``postgresql://...``)."""
+    from crontabber.errors import ConfigError
+
+    if url.startswith("sqlite:"):
+        from crontabber.state.sqlite import SqliteLedger
+
+        return SqliteLedger.from_url(url)
+    if url.startswith(("postgresql:", "postgres:")):
+        from crontabber.state.postgres import PostgresLedger
+
+        return PostgresLedger.from_url(url, **options)
+    raise ConfigError(
+        f"crontabber.database_url {redact_url(url)!r}: use sqlite:///path/to/ledger.sqlite "
+        "or postgresql://user@host:5432/dbname")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for logs, listings and errors)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable database url>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))

@@ -1,0 +1,197 @@
+"""The SQL both ledger stores share; subclasses supply the connection, DDL and type mapping."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from crontabber.errors import LedgerError
+from crontabber.outcomes import Outcome
+from crontabber.state import JobState, LogEntry
+
+STATE_COLUMNS = ("app_name", "next_run", "first_run", "last_run", "last_success", "ongoing",
+                 "error_count", "depends_on", "last_error", "skip_reason")
+LOG_COLUMNS = ("app_name", "log_time", "duration", "success", "exc_type", "exc_value",
+               "exc_traceback", "outcome", "output")
+_UPDATABLE = STATE_COLUMNS[1:]
+
+
+class SqlLedger:
+    """A ledger over a DB-API connection. Statements use ``%s``; ``paramstyle`` rewrites them."""
+
+    description = "ledger"
+    placeholder = "%s"
+    errors: tuple[type[BaseException], ...] = ()
+
+    def __init__(self) -> None:
+        self._mutex = threading.RLock()
+        self._conn: Any = None
+
+    # -- what a subclass supplies ----------------------------------------------------
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _create_schema(self, cursor: Any) -> None:
+        raise NotImplementedError
+
+    def _to_time(self, value: dt.datetime | None) -> Any:
+        return value
+
+    def _from_time(self, value: Any) -> dt.datetime | None:
+        return value
+
+    def _to_list(self, value: Sequence[str]) -> Any:
+        return list(value)
+
+    def _from_list(self, value: Any) -> tuple[str, ...]:
+        return tuple(value or ())
+
+    def _to_json(self, value: dict) -> Any:
+        return json.dumps(value, default=str)
+
+    def _from_json(self, value: Any) -> dict:
+        if value is None or value == "":
+            return {}
+        return json.loads(value) if isinstance(value, (str, bytes)) else dict(value)
+
+    def _to_duration(self, seconds: float) -> Any:
+        return seconds
+
+    def _from_duration(self, value: Any) -> float:
+        if isinstance(value, dt.timedelta):
+            return value.total_seconds()
+        return float(value or 0)
+
+    # -- connection and transactions ------------------------------------------------
+    def open(self) -> None:
+        """Connect and create missing tables and columns (idempotent)."""
+        with self._guard():
+            self._conn = self._connect()
+            with self._transaction() as cursor:
+                self._create_schema(cursor)
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Serialize use of the connection and turn driver errors into one ``LedgerError``."""
+        with self._mutex:
+            try:
+                yield
+            except self.errors as exc:
+                raise LedgerError(f"{self.description}: {_one_line(exc)}") from exc
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        cursor = self._conn.cursor()
+        try:
+            self._begin(cursor)
+            yield cursor
+        except BaseException:
+            self._conn.rollback()
+            raise
+        else:
+            self._conn.commit()
+        finally:
+            cursor.close()
+
+    def _begin(self, cursor: Any) -> None:
+        """Start a write transaction (drivers that start one implicitly need nothing)."""
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.placeholder == "%s" else statement.replace("%s", self.placeholder)
+
+    # -- reading ---------------------------------------------------------------------
+    def _select_states(self, where: str = "", params: Sequence[Any] = ()) -> dict[str, JobState]:
+        with self._guard(), self._transaction() as cursor:
+            cursor.execute(self._sql(f"SELECT {', '.join(STATE_COLUMNS)} FROM crontabber {where}"),
+                           tuple(params))
+            rows = cursor.fetchall()
+        return {row[0]: self._row_to_state(row) for row in rows}
+
+    def _row_to_state(self, row: Sequence[Any]) -> JobState:
+        return JobState(
+            app_name=row[0], next_run=self._from_time(row[1]), first_run=self._from_time(row[2]),
+            last_run=self._from_time(row[3]), last_success=self._from_time(row[4]),
+            ongoing=self._from_time(row[5]), error_count=row[6] or 0,
+            depends_on=self._from_list(row[7]), last_error=self._from_json(row[8]),
+            skip_reason=row[9])
+
+    def load_all(self) -> dict[str, JobState]:
+        return self._select_states()
+
+    def load(self, app_names: Sequence[str]) -> dict[str, JobState]:
+        if not app_names:
+            return {}
+        marks = ", ".join(["%s"] * len(app_names))
+        return self._select_states(f"WHERE app_name IN ({marks})", app_names)
+
+    def logs(self, app_name: str, limit: int = 10) -> list[LogEntry]:
+        with self._guard(), self._transaction() as cursor:
+            cursor.execute(self._sql(
+                f"SELECT {', '.join(LOG_COLUMNS)} FROM crontabber_log WHERE app_name = %s "
+                "ORDER BY log_time DESC, id DESC LIMIT %s"), (app_name, limit))
+            rows = cursor.fetchall()
+        return [self._row_to_log(row) for row in rows]
+
+    def _row_to_log(self, row: Sequence[Any]) -> LogEntry:
+        outcome = row[7] or (Outcome.SUCCEEDED.value if row[3] is not None else Outcome.FAILED.value)
+        return LogEntry(
+            app_name=row[0], log_time=self._from_time(row[1]), duration=self._from_duration(row[2]),
+            success=self._from_time(row[3]), exc_type=row[4], exc_value=row[5],
+            exc_traceback=row[6], outcome=Outcome(outcome), output=row[8])
+
+    # -- writing ---------------------------------------------------------------------
+    def _state_params(self, state: JobState) -> tuple[Any, ...]:
+        return (state.app_name, self._to_time(state.next_run), self._to_time(state.first_run),
+                self._to_time(state.last_run), self._to_time(state.last_success),
+                self._to_time(state.ongoing), state.error_count, self._to_list(state.depends_on),
+                self._to_json(state.last_error), state.skip_reason)
+
+    def _upsert(self, cursor: Any, state: JobState) -> None:
+        updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _UPDATABLE)
+        marks = ", ".join(["%s"] * len(STATE_COLUMNS))
+        cursor.execute(self._sql(
+            f"INSERT INTO crontabber ({', '.join(STATE_COLUMNS)}) VALUES ({marks}) "
+            f"ON CONFLICT (app_name) DO UPDATE SET {updates}"), self._state_params(state))
+
+    def _insert_log(self, cursor: Any, entry: LogEntry) -> None:
+        marks = ", ".join(["%s"] * len(LOG_COLUMNS))
+        cursor.execute(self._sql(f"INSERT INTO crontabber_log ({', '.join(LOG_COLUMNS)}) VALUES ({marks})"), (
+            entry.app_name, self._to_time(entry.log_time), self._to_duration(entry.duration),
+            self._to_time(entry.success), entry.exc_type, entry.exc_value, entry.exc_traceback,
+            entry.outcome.value, entry.output))
+
+    def save(self, state: JobState, log: LogEntry | None = None) -> None:
+        with self._guard(), self._transaction() as cursor:
+            self._upsert(cursor, state)
+            if log is not None:
+                self._insert_log(cursor, log)
+
+    def set_skip_reason(self, app_name: str, reason: str | None, depends_on: Sequence[str]) -> None:
+        with self._guard(), self._transaction() as cursor:
+            cursor.execute(self._sql("UPDATE crontabber SET skip_reason = %s WHERE app_name = %s"),
+                           (reason, app_name))
+            if cursor.rowcount == 0:
+                self._upsert(cursor, JobState(app_name, depends_on=tuple(depends_on), skip_reason=reason))
+
+    def reset(self, app_name: str) -> bool:
+        with self._guard(), self._transaction() as cursor:
+            cursor.execute(self._sql("DELETE FROM crontabber WHERE app_name = %s"), (app_name,))
+            return cursor.rowcount > 0
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except self.errors:
+                    pass
+                self._conn = None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__

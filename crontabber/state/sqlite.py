@@ -1,0 +1,127 @@
+"""The embedded ledger: one SQLite file, plus OS file locks that die with their process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import os
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from crontabber.errors import ConfigError, LedgerError
+from crontabber.state.sql import SqlLedger
+
+UTC = dt.timezone.utc
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"  # fixed width, so text order is time order
+_DDL = (
+    """CREATE TABLE IF NOT EXISTS crontabber (
+        app_name TEXT NOT NULL PRIMARY KEY, next_run TEXT, first_run TEXT, last_run TEXT,
+        last_success TEXT, ongoing TEXT, error_count INTEGER DEFAULT 0, depends_on TEXT,
+        last_error TEXT, skip_reason TEXT)""",
+    """CREATE TABLE IF NOT EXISTS crontabber_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, app_name TEXT NOT NULL, log_time TEXT NOT NULL,
+        duration REAL, success TEXT, exc_type TEXT, exc_value TEXT, exc_traceback TEXT,
+        outcome TEXT, output TEXT)""",
+    "CREATE INDEX IF NOT EXISTS crontabber_log_app_time_idx ON crontabber_log (app_name, log_time)",
+)
+_ADDED_COLUMNS = {"crontabber": ("skip_reason",), "crontabber_log": ("outcome", "output")}
+
+
+class FileLock:
+    """An exclusive ``flock`` on one file; the kernel drops it when the process dies."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class SqliteLedger(SqlLedger):
+    """The ``sqlite:///path`` store. Safe for several processes: WAL, a busy timeout, file locks."""
+
+    placeholder = "?"
+    errors = (sqlite3.Error, OSError)
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.lock_dir = path.with_name(path.name + ".locks")
+        self.description = f"SQLite ledger {path}"
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteLedger:
+        parts = urlsplit(url)
+        raw = unquote(parts.path)
+        if parts.netloc not in ("", "localhost") or not raw or raw == "/":
+            raise ConfigError(f"crontabber.database_url {url!r}: use sqlite:///relative/path or "
+                              "sqlite:////absolute/path")
+        ledger = cls(Path(raw[1:] if raw.startswith("/") else raw))
+        ledger.open()
+        return ledger
+
+    def open(self) -> None:
+        try:
+            super().open()
+        except LedgerError as exc:
+            raise LedgerError(f"{exc} (check that {self.path.parent} exists and is writable "
+                              "by this user)") from exc
+
+    def _connect(self) -> Any:
+        conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _begin(self, cursor: Any) -> None:
+        cursor.execute("BEGIN IMMEDIATE")
+
+    def _create_schema(self, cursor: Any) -> None:
+        for statement in _DDL:
+            cursor.execute(statement)
+        for table, columns in _ADDED_COLUMNS.items():
+            present = {row[1] for row in cursor.execute(f"PRAGMA table_info({table})")}
+            for column in columns:
+                if column not in present:
+                    cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+
+    def _to_time(self, value: dt.datetime | None) -> str | None:
+        return None if value is None else value.astimezone(UTC).strftime(_TIME_FORMAT)
+
+    def _from_time(self, value: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        parsed = dt.datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    def _to_list(self, value: Any) -> str:
+        import json
+
+        return json.dumps(list(value))
+
+    def _from_list(self, value: Any) -> tuple[str, ...]:
+        import json
+
+        return tuple(json.loads(value)) if value else ()
+
+    def try_lock(self, app_name: str) -> FileLock | None:
+        with self._guard():
+            self.lock_dir.mkdir(exist_ok=True)
+            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", app_name)[:60]
+            digest = hashlib.sha1(app_name.encode()).hexdigest()[:12]
+            fd = os.open(self.lock_dir / f"{safe}-{digest}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return None
+            return FileLock(fd)

@@ -1,0 +1,38 @@
+"""crontabber: the cron job runner that ends "email from cron", plus an Airflow bridge."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "crontabber" / "__init__.py").read_text()).group(1)
+
+POSTGRES = ["psycopg2-binary>=2.9"]
+AIRFLOW = ["apache-airflow==3.3.*", "apache-airflow-providers-standard",
+           "apache-airflow-providers-common-sql", "apache-airflow-providers-postgres", "asyncpg"]
+
+setup(
+    name="crontabber",
+    version=VERSION,
+    description="A cron job runner with dependencies, retries, backfill, locking, Nagios "
+                "and an Airflow bridge; compatible with Mozilla's crontabber 0.18.1",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MPL-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["crontabber", "crontabber.*", "airflow_bridge", "airflow_bridge.*"]),
+    package_data={"crontabber": ["examples/*.ini"]},
+    install_requires=["configman==1.3.0", "configobj>=5", "cronsim>=2.6", "tzdata"],
+    extras_require={
+        "postgres": POSTGRES,
+        "airflow": AIRFLOW + POSTGRES,
+        "test": POSTGRES + AIRFLOW + ["pytest>=8", "ruff"],
+    },
+    entry_points={
+        "console_scripts": ["crontabber = crontabber.cli:main"],
+        "pytest11": ["crontabber = crontabber.testing"],
+        "airflow.plugins": ["crontabber = airflow_bridge.plugin:CrontabberPlugin"],
+    },
+    classifiers=["Programming Language :: Python :: 3", "Topic :: System :: Systems Administration"],
+)
