@@ -51,6 +51,9 @@ class BaseCronApp(RequiredConfig):
     # Set by the runner before ``main()``: the tick's instant and the job's schedule.
     crontabber_now: dt.datetime | None = None
     crontabber_schedule: Any = None
+    crontabber_settings: Any = None  # the job's JobSettings (timeout, retries...)
+    crontabber_database_url: str | None = None  # the ledger's URL (procedure jobs default to it)
+    crontabber_output: str | None = None  # captured output a job wants in its log row
 
     def __init__(self, config: Any, job_information: dict | None) -> None:
         self.config = config

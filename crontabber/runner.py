@@ -86,7 +86,7 @@ class Runner:
                 instance._run_proxy(when)
                 return [when]
 
-            failure = execute(one_date, lambda _when: None, job.settings.timeout)
+            failure = execute(one_date, lambda _when: None, _fork_timeout(job))
             duration = time.monotonic() - t0
             if failure is None:
                 latest = max(filter(None, (state.last_success, when)))
@@ -174,6 +174,8 @@ class Runner:
         instance = job.job_class(job.config, info)
         instance.crontabber_now = now
         instance.crontabber_schedule = job.schedule
+        instance.crontabber_settings = job.settings
+        instance.crontabber_database_url = self.settings.database_url
         return instance
 
     def _run(self, job: JobDefinition, state: JobState | None) -> JobResult:
@@ -199,7 +201,7 @@ class Runner:
             dates.append(when)
             t0 = time.monotonic()
 
-        failure = execute(run_dates, record, job.settings.timeout)
+        failure = execute(run_dates, record, _fork_timeout(job))
         last_date = dates[-1] if dates else None
         if failure is None:
             final = after_success(job, row, started, last_date)
@@ -222,6 +224,12 @@ class Runner:
         return LogEntry(job.app_name, when, duration, outcome, exc_type=failure.type,
                         exc_value=failure.value, exc_traceback=failure.traceback,
                         output=_output(instance))
+
+
+def _fork_timeout(job: JobDefinition) -> float | None:
+    """The timeout to enforce by forking: Python jobs only (shell and procedure jobs enforce
+    their own, killing the process group or cancelling the statement)."""
+    return job.settings.timeout if job.kind == "python" else None
 
 
 def _output(instance: object) -> str | None:

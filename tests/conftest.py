@@ -1,0 +1,22 @@
+"""Shared fixtures; the job-author fixtures come from crontabber.testing (the pytest11 plugin)."""
+
+import pytest
+
+from tests import jobs_for_tests
+
+
+@pytest.fixture(autouse=True)
+def _clear_calls():
+    jobs_for_tests.CALLS.clear()
+    jobs_for_tests.FlakyBackfillJob.fail_on = None
+    yield
+
+
+@pytest.fixture
+def calls():
+    return jobs_for_tests.CALLS
+
+
+@pytest.fixture
+def harness(crontabber_harness):
+    return crontabber_harness
