@@ -174,11 +174,18 @@ class FrequencySchedule:
             yield when
 
     def instants(self, start: dt.datetime) -> Iterator[dt.datetime]:
-        """Successive run instants after ``start`` when every run succeeds on time."""
-        when = start
+        """Run instants after ``start`` when every run succeeds on time: the first time of day
+        after ``start`` (or ``start`` + FREQ without one), then one interval apart."""
+        if self.time is None:
+            when = start + dt.timedelta(seconds=self.seconds)
+        else:
+            when = self._pin(start)
+            if when <= start:
+                when = local_instant(start.astimezone(self.tz).date() + dt.timedelta(days=1),
+                                     *self.time, self.tz)
         while True:
-            when = self.next_after(when)
             yield when
+            when = self._advance(when)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 
