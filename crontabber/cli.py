@@ -9,8 +9,8 @@ option. Exit codes: 0 tick ran, 1 the ``--job`` failed, 2 configuration or usage
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             out.write(line + "\n")
             return code
         if debug:
-            logging.getLogger("crontabber").exception("details")
+            err.write(traceback.format_exc())
         err.write(f"crontabber: error: {exc}\n")
         return exc.exit_code if isinstance(exc, (ConfigError, LedgerError)) else 1
     except KeyboardInterrupt:

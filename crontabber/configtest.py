@@ -53,10 +53,11 @@ def _verbose(settings: Settings, out: TextIO) -> None:
             out.write(f"  {key} = {value!s}  (from {settings.provenance[key]})\n")
     for job in settings.jobs:
         out.write(f"job {job.app_name} ({job.target})\n")
-        out.write(f"  schedule          {job.entry.schedule_text}  (from {job.entry.where})\n")
-        out.write(f"  depends_on        {', '.join(job.depends_on) or '-'}\n")
-        out.write(f"  backfill          {'yes' if job.is_backfill else 'no'}\n")
+        out.write(f"  schedule               {job.entry.schedule_text}  (from {job.entry.where})\n")
+        out.write(f"  depends_on             {', '.join(job.depends_on) or '-'}\n")
+        out.write(f"  backfill               {'yes' if job.is_backfill else 'no'}\n")
         for key in PER_JOB_KEYS:
             value = getattr(job.settings, key)
-            shown = ", ".join(value) if isinstance(value, tuple) else ("-" if value in (None, "") else value)
-            out.write(f"  {key:<17} {shown}  (from {job.provenance.get(key, 'default')})\n")
+            shown = ", ".join(value) if isinstance(value, tuple) else value
+            shown = "-" if shown in (None, "") else shown
+            out.write(f"  {key:<22} {shown}  (from {job.provenance.get(key, 'default')})\n")

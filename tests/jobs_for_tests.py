@@ -98,3 +98,24 @@ class SleepJob(BaseCronApp):
     def run(self):
         time.sleep(self.seconds)
         _record("sleeper")
+
+
+class CycleAJob(BaseCronApp):
+    app_name = "cycle-a"
+    depends_on = "cycle-b"
+
+    def run(self):
+        _record("cycle-a")
+
+
+class CycleBJob(BaseCronApp):
+    app_name = "cycle-b"
+    depends_on = "cycle-a"
+
+    def run(self):
+        _record("cycle-b")
+
+
+class NoAppNameJob(BaseCronApp):
+    def run(self):
+        pass
