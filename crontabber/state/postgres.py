@@ -1,0 +1,282 @@
+"""The shared ledger: PostgreSQL, with crontabber 0.18.1's tables and session advisory locks.
+
+One connection per runner, in autocommit: every read and write is one statement (a
+row upsert and its log row travel together in one ``WITH ... INSERT``), so a job's run
+costs a fixed handful of statements. The same session holds the advisory lock of every
+job the runner is running: when the runner dies (even by SIGKILL) or its session is
+terminated, the server drops its locks at once, and the runner's next write fails with
+a ``LedgerError`` (exit 3) instead of continuing without them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from crontabber.errors import ConfigError, LedgerError
+from crontabber.state import JobState, LogEntry, redact_url
+from crontabber.state.sql import LOG_COLUMNS, STATE_COLUMNS, SqlLedger
+
+UTC = dt.timezone.utc
+SCHEMA_LOCK_KEY = 0x63726F6E74616200  # b"crontab\0": serializes concurrent schema upgrades
+_CREATE = (
+    # crontabber 0.18.1's DDL, unchanged (app.py CREATE_CRONTABBER_SQL and friends)
+    """CREATE TABLE IF NOT EXISTS crontabber (
+        app_name text NOT NULL,
+        next_run timestamp with time zone,
+        first_run timestamp with time zone,
+        last_run timestamp with time zone,
+        last_success timestamp with time zone,
+        ongoing timestamp with time zone,
+        error_count integer DEFAULT 0,
+        depends_on text[],
+        last_error json
+    )""",
+    # 0.18.1 added `ongoing` to older tables the same way
+    "ALTER TABLE crontabber ADD COLUMN IF NOT EXISTS ongoing timestamp with time zone",
+    "CREATE UNIQUE INDEX IF NOT EXISTS crontabber_unique_app_name_idx ON crontabber (app_name)",
+    """CREATE TABLE IF NOT EXISTS crontabber_log (
+        id SERIAL NOT NULL,
+        app_name text NOT NULL,
+        log_time timestamp with time zone DEFAULT now() NOT NULL,
+        duration interval,
+        success timestamp with time zone,
+        exc_type text,
+        exc_value text,
+        exc_traceback text
+    )""",
+    # our additions: additive, idempotent
+    "ALTER TABLE crontabber ADD COLUMN IF NOT EXISTS skip_reason text",
+    "ALTER TABLE crontabber_log ADD COLUMN IF NOT EXISTS outcome text",
+    "ALTER TABLE crontabber_log ADD COLUMN IF NOT EXISTS output text",
+    "CREATE INDEX IF NOT EXISTS crontabber_log_app_name_log_time_idx ON crontabber_log (app_name, log_time)",
+)
+# One cheap read that says whether _CREATE has anything left to do (it usually has not,
+# and ALTER TABLE takes an exclusive lock even when the column exists).
+_SCHEMA_CHECK = """SELECT
+    (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('crontabber')
+        AND attname IN ('ongoing', 'skip_reason') AND NOT attisdropped),
+    (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('crontabber_log')
+        AND attname IN ('outcome', 'output') AND NOT attisdropped),
+    to_regclass('crontabber_unique_app_name_idx') IS NOT NULL,
+    to_regclass('crontabber_log_app_name_log_time_idx') IS NOT NULL"""
+_SCHEMA_COMPLETE = (2, 2, True, True)
+_CONNECT_DEFAULTS = {"connect_timeout": "10", "keepalives": "1", "keepalives_idle": "30",
+                     "keepalives_interval": "10", "keepalives_count": "3"}
+
+
+def lock_key(app_name: str) -> int:
+    """The signed 64-bit advisory lock key of a job (stable across hosts and versions)."""
+    digest = hashlib.sha256(f"crontabber:{app_name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class AdvisoryLock:
+    """A job's session-level ``pg_advisory_lock``; the server drops it if the session dies."""
+
+    def __init__(self, ledger: PostgresLedger, key: int) -> None:
+        self._ledger: PostgresLedger | None = ledger
+        self.key = key
+
+    def release(self) -> None:
+        """Unlock (a no-op once released, or once the session that held it is gone)."""
+        if self._ledger is not None:
+            self._ledger._unlock(self.key)
+            self._ledger = None
+
+
+class PostgresLedger(SqlLedger):
+    """The ``postgresql://`` store, shared by any number of runners on any number of hosts."""
+
+    def __init__(self, dsn: str, params: dict[str, str], connect_options: dict[str, Any]) -> None:
+        import psycopg2
+
+        super().__init__()
+        self.errors = (psycopg2.Error,)
+        self._dsn = dsn
+        self._password = params.get("password") or ""
+        self._connect_options = connect_options
+        self._held: set[int] = set()
+        self._lost: str | None = None
+        self.server = (f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}/"
+                       f"{params.get('dbname') or params.get('user') or os.environ.get('USER', '')}")
+        self.description = f"PostgreSQL ledger {self.server}"
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> PostgresLedger:
+        """Connect to ``url`` (any libpq URI) and create or upgrade the tables.
+
+        ``options`` are extra psycopg2 connect arguments (``connect_timeout``,
+        ``application_name``, ``connection_factory``...)."""
+        try:
+            import psycopg2
+            from psycopg2.extensions import parse_dsn
+        except ImportError:
+            raise ConfigError(f"crontabber.database_url {redact_url(url)!r} needs psycopg2: "
+                              "pip install 'crontabber[postgres]'") from None
+        try:
+            params = parse_dsn(url)
+        except psycopg2.Error:
+            raise ConfigError(f"crontabber.database_url {redact_url(url)!r} is not a valid "
+                              "PostgreSQL URL (postgresql://user@host:5432/dbname)") from None
+        connect = {key: value for key, value in _CONNECT_DEFAULTS.items() if key not in params}
+        if "application_name" not in params:
+            connect["application_name"] = f"crontabber {socket.gethostname()} pid {os.getpid()}"[:63]
+        connect.update(options)
+        ledger = cls(url, params, connect)
+        ledger.open()
+        return ledger
+
+    # -- connection ---------------------------------------------------------------------
+    def _connect(self) -> Any:
+        import psycopg2
+
+        conn = psycopg2.connect(self._dsn, **self._connect_options)
+        conn.autocommit = True  # one statement, one transaction; no idle-in-transaction session
+        return conn
+
+    def open(self) -> None:
+        """Connect; create or upgrade the schema only when something is missing."""
+        with self._guard():
+            self._conn = self._connect()
+            with self._conn.cursor() as cursor:
+                cursor.execute(_SCHEMA_CHECK)
+                if tuple(cursor.fetchone()) != _SCHEMA_COMPLETE:
+                    self._create_schema(cursor)
+
+    def _create_schema(self, cursor: Any) -> None:
+        from psycopg2 import errors
+
+        cursor.execute("BEGIN")
+        try:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+            for statement in _CREATE:
+                cursor.execute(statement)
+        except errors.UniqueViolation:
+            cursor.execute("ROLLBACK")
+            raise LedgerError(f"{self.description}: table crontabber holds several rows for one "
+                              "app_name, so its unique index cannot be built; delete the older "
+                              "duplicates (nothing was changed)") from None
+        except BaseException:
+            if not self._conn.closed:
+                cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A cursor on the autocommit connection: each statement commits on its own."""
+        with self._conn.cursor() as cursor:
+            yield cursor
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Serialize use of the connection; turn driver errors into one password-free line."""
+        with self._mutex:
+            if self._lost is not None:
+                raise LedgerError(f"{self.description}: connection lost earlier ({self._lost})")
+            try:
+                yield
+            except self.errors as exc:
+                text = self._scrub(_first_line(exc))
+                if self._conn is not None and self._conn.closed:
+                    self._lost = text
+                    self._held.clear()  # the server dropped them with the session
+                cause = None if self._password and self._password in str(exc) else exc
+                raise LedgerError(f"{self.description}: {text}") from cause
+
+    def _scrub(self, text: str) -> str:
+        if not self._password:
+            return text
+        for secret in {self._password, quote(self._password, safe="")}:
+            text = text.replace(secret, "***")
+        return text
+
+    # -- type mapping ----------------------------------------------------------------------
+    def _from_time(self, value: Any) -> dt.datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+    def _to_duration(self, seconds: float) -> dt.timedelta:
+        return dt.timedelta(seconds=seconds)
+
+    # -- writes: one statement each --------------------------------------------------------
+    def save(self, state: JobState, log: LogEntry | None = None) -> None:
+        """Upsert the row and append the log row in one statement (hence one transaction)."""
+        updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in STATE_COLUMNS[1:])
+        upsert = (f"INSERT INTO crontabber ({', '.join(STATE_COLUMNS)}) "
+                  f"VALUES ({', '.join(['%s'] * len(STATE_COLUMNS))}) "
+                  f"ON CONFLICT (app_name) DO UPDATE SET {updates}")
+        params: tuple[Any, ...] = self._state_params(state)
+        if log is not None:
+            upsert = (f"WITH saved AS ({upsert} RETURNING app_name) "
+                      f"INSERT INTO crontabber_log ({', '.join(LOG_COLUMNS)}) "
+                      f"SELECT {', '.join(['%s'] * len(LOG_COLUMNS))} FROM saved")
+            params += (log.app_name, log.log_time, self._to_duration(log.duration), log.success,
+                       log.exc_type, log.exc_value, log.exc_traceback, log.outcome.value, log.output)
+        with self._guard(), self._transaction() as cursor:
+            cursor.execute(upsert, params)
+
+    def set_skip_reason(self, app_name: str, reason: str | None, depends_on: Sequence[str]) -> None:
+        """Record why a job did not run, creating its row if needed, in one statement."""
+        with self._guard(), self._transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO crontabber (app_name, depends_on, error_count, last_error, skip_reason) "
+                "VALUES (%s, %s, 0, '{}', %s) "
+                "ON CONFLICT (app_name) DO UPDATE SET skip_reason = EXCLUDED.skip_reason",
+                (app_name, list(depends_on), reason))
+
+    # -- locks -----------------------------------------------------------------------------
+    def try_lock(self, app_name: str) -> AdvisoryLock | None:
+        """Take the job's advisory lock in this runner's session, without waiting."""
+        key = lock_key(app_name)
+        with self._guard():
+            if key in self._held:  # session locks stack: refuse a second holder in this process
+                return None
+            with self._transaction() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+                taken = cursor.fetchone()[0]
+            if not taken:
+                return None
+            self._held.add(key)
+            return AdvisoryLock(self, key)
+
+    def _unlock(self, key: int) -> None:
+        with self._mutex:
+            if key not in self._held:
+                return
+            self._held.discard(key)
+            if self._conn is None or self._conn.closed:
+                return  # the session is gone, and its locks with it
+            try:
+                with self._transaction() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            except self.errors as exc:  # the session died: the server has dropped the lock
+                if self._conn.closed:
+                    self._lost = self._scrub(_first_line(exc))
+                    self._held.clear()
+                else:
+                    raise LedgerError(f"{self.description}: {self._scrub(_first_line(exc))}") from None
+
+    def close(self) -> None:
+        """Close the session (which also releases any lock still held)."""
+        with self._mutex:
+            self._held.clear()
+            super().close()
+
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's message without libpq's indented hint lines."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    text = lines[0]
+    for prefix in ("FATAL:", "ERROR:"):
+        text = text.removeprefix(prefix).strip()
+    return text
