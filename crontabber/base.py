@@ -68,7 +68,8 @@ class BaseCronApp(RequiredConfig):
             yield now
             return
         info = self.job_information or {}
-        last_success = info.get("last_success") or info.get("first_run")
+        # 0.18.1: first_run stands in only for rows written before last_success existed.
+        last_success = info["last_success"] if "last_success" in info else info.get("first_run")
         if not last_success or self.crontabber_schedule is None:
             function(now)
             yield now

@@ -60,7 +60,7 @@ PER_JOB_KEYS = ("error_retry_time", "timeout", "max_retries", "retry_backoff",
                 "nagios_critical_after", "overdue_warning", "overdue_critical",
                 "on_airflow_since", "tags", "owner")
 CONFIG_JOB_KEYS = ("command", "shell", "env", "cwd", "nice", "ionice", "depends_on", "procedure",
-                   "pass_date", "database_url", "description", "output_limit")
+                   "pass_date", "database_url", "description", "output_limit", "stdin")
 _POSTGRES_KEYS = ("host", "port", "dbname", "user", "password")
 _LOGGING_OPTIONS = (
     ("syslog_host", "localhost"), ("syslog_port", "514"), ("syslog_facility_string", "user"),
@@ -229,6 +229,9 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
     if sections:
         for section, job_class in sections:
             _add_job_namespace(namespace, section, job_class)
+        if any(_references(job_class, "resource.postgresql") for _, job_class in sections):
+            # configman creates the referenced options itself and fails if they already exist.
+            del namespace.resource["postgresql"]
         config, unknown = _resolve(namespace, sources)
         reader = _Reader(config, sources)
     defaults = {key: reader.get(f"crontabber.{key}", _PER_JOB_CONVERTERS[key])
@@ -403,6 +406,20 @@ def _add_job_namespace(namespace: Namespace, section: str, job_class: type) -> N
                 job_ns[key] = value
 
 
+def _references(job_class: type, namespace_name: str) -> bool:
+    """Whether the job's required_config has options that take values from ``namespace_name``."""
+    if not hasattr(job_class, "get_required_config"):
+        return False
+    stack = [job_class.get_required_config()]
+    while stack:
+        for value in stack.pop().values():
+            if isinstance(value, Namespace):
+                stack.append(value)
+            elif getattr(value, "reference_value_from", None) == namespace_name:
+                return True
+    return False
+
+
 def _definition(item: tuple, config: Any, reader: _Reader, defaults: dict[str, Any]) -> JobDefinition:
     section, job_class, has_namespace, entry, schedule = item
     base = f"crontabber.{section}"
@@ -452,7 +469,7 @@ def _database_url(reader: _Reader, conf_path: Path | None) -> str:
     if url:
         return url
     legacy = {key: str(reader.get(f"resource.postgresql.{key}") or "").strip() for key in _POSTGRES_KEYS}
-    if legacy["dbname"] or legacy["host"]:
+    if reader.sources.of("resource.postgresql.dbname") or reader.sources.of("resource.postgresql.host"):
         from urllib.parse import quote
 
         auth = quote(legacy["user"], safe="")
