@@ -33,13 +33,17 @@ def build_config_job_class(app_name: str, section: Any, where: str) -> type:
     if command:
         from crontabber.shell import ShellJob
 
-        return type(f"ShellJob_{app_name}", (ShellJob,), {
+        job_class = type(f"ShellJob_{app_name}", (ShellJob,), {
             "app_name": app_name, "app_description": str(section.get("description") or command)})
+        job_class.check_section(section, where)  # a bad command or env is a config error (exit 2)
+        return job_class
     from crontabber.procedure import ProcedureBackfillJob, ProcedureJob
 
     base = ProcedureBackfillJob if _truthy(section.get("pass_date")) else ProcedureJob
-    return type(f"ProcedureJob_{app_name}", (base,), {
+    job_class = type(f"ProcedureJob_{app_name}", (base,), {
         "app_name": app_name, "app_description": str(section.get("description") or procedure)})
+    job_class.check_section(section, where)  # a bad name or database_url is a config error (exit 2)
+    return job_class
 
 
 def _truthy(value: Any) -> bool:

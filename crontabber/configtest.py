@@ -16,8 +16,12 @@ from crontabber.state import redact_url
 
 def problems(settings: Settings) -> list[str]:
     """Configuration faults that make configtest fail (exit 2)."""
-    return [f"job {child!r} depends on {parent!r}, which is not configured: add {parent!r} to "
-            f"crontabber.jobs or remove it from depends_on" for child, parent in missing_dependencies(settings.jobs)]
+    found = [f"job {child!r} depends on {parent!r}, which is not configured: add {parent!r} to "
+             f"crontabber.jobs or remove it from depends_on" for child, parent in missing_dependencies(settings.jobs)]
+    for job in settings.jobs:  # checks a job kind can only make once the ledger URL is known
+        check = getattr(job.job_class, "config_problems", None)
+        found += check(job, settings) if check is not None else []
+    return found
 
 
 def notes(settings: Settings) -> list[str]:
