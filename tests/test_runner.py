@@ -331,3 +331,13 @@ def test_parallel_children_wait_for_parents(harness, calls):
     assert order.index("foo") < order.index("bar") < order.index("baz")
     assert results["baz"].outcome is Outcome.SUCCEEDED
     assert results["broken-child"].outcome is Outcome.SKIPPED_DEPENDENCY
+
+
+def test_backfill_with_time_of_day_catches_up_every_missed_day(harness, calls):
+    """The example in docs/job-authoring.md."""
+    harness.configure(f"{J}BackfillJob|1d|02:00")
+    harness.clock.set("2026-01-05T02:00+00:00")
+    harness.tick()
+    harness.clock.advance(days=3, minutes=1)
+    assert len(harness.tick()["backfill"].dates) == 3
+    assert harness.state("backfill").last_success.isoformat() == "2026-01-08T02:00:00+00:00"
