@@ -16,9 +16,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
@@ -63,6 +65,17 @@ def execute(url: str, statement: str, params: tuple = ()) -> list[tuple]:
             return cursor.fetchall() if cursor.description else []
     finally:
         conn.close()
+
+
+def wait_for(probe: Callable[[], Any], limit: float = 30.0) -> Any:
+    """Poll ``probe`` until it returns something truthy; None once ``limit`` seconds pass."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.01)
+    return None
 
 
 def free_port() -> int:
@@ -118,11 +131,16 @@ class PrivateCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def crontabber(ini: Path, *args: str, calls: Path | None = None, **popen: object) -> subprocess.Popen:
-    """Start the ``crontabber`` command (``python -m crontabber``) as a real process."""
+def crontabber(ini: Path, *args: str, calls: Path | None = None, release: Path | None = None,
+               **popen: object) -> subprocess.Popen:
+    """Start the ``crontabber`` command (``python -m crontabber``) as a real process.
+
+    ``calls`` and ``release`` are the files the jobs of ``tests.runner_jobs`` use."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     if calls is not None:
         env["CRONTABBER_TEST_CALLS"] = str(calls)
+    if release is not None:
+        env["CRONTABBER_TEST_RELEASE"] = str(release)
     return subprocess.Popen([sys.executable, "-m", "crontabber", f"--admin.conf={ini}", *args],
                             cwd=str(REPO), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, **popen)

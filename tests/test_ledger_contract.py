@@ -6,14 +6,13 @@ import datetime as dt
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 
 import pytest
 
 from crontabber.outcomes import Outcome
 from crontabber.state import JobState, LogEntry, open_ledger
-from tests.pg_support import temp_database
+from tests.pg_support import temp_database, wait_for
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 1, 5, 12, 0, 0, 123456, tzinfo=UTC)
@@ -34,17 +33,6 @@ def ledger(store_url):
     opened = open_ledger(store_url)
     yield opened
     opened.close()
-
-
-def wait_for(probe, limit: float = 10.0):
-    """Poll ``probe`` until it returns something truthy (None after ``limit`` seconds)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.01)
-    return None
 
 
 def full_state(name="job", **changes) -> JobState:
@@ -165,7 +153,7 @@ def test_a_lock_dies_with_its_process(ledger, store_url):
         holder.wait()
         holder.stdout.close()
     # the kernel drops a flock at once; the server notices a closed socket within moments
-    lock = wait_for(lambda: ledger.try_lock("job"))
+    lock = wait_for(lambda: ledger.try_lock("job"), limit=10)
     assert lock is not None
     lock.release()
 

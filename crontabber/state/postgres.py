@@ -179,8 +179,8 @@ class PostgresLedger(SqlLedger):
     def _guard(self) -> Iterator[None]:
         """Serialize use of the connection; turn driver errors into one password-free line."""
         with self._mutex:
-            if self._lost is not None:
-                raise LedgerError(f"{self.description}: connection lost earlier ({self._lost})")
+            if self._lost is not None:  # no reconnecting: the locks went with the session
+                raise LedgerError(f"{self.description}: connection lost ({self._lost})")
             try:
                 yield
             except self.errors as exc:
@@ -188,6 +188,7 @@ class PostgresLedger(SqlLedger):
                 if self._conn is not None and self._conn.closed:
                     self._lost = text
                     self._held.clear()  # the server dropped them with the session
+                    text = f"connection lost ({text})"
                 cause = None if self._password and self._password in str(exc) else exc
                 raise LedgerError(f"{self.description}: {text}") from cause
 
