@@ -67,8 +67,35 @@ class JobDefinition:
     section: str  # "class-<ClassName>" or "job-<app_name>"
     depends_on: tuple[str, ...] = ()
     settings: JobSettings = field(default_factory=JobSettings)
-    config: Any = None  # what the job's constructor receives
     provenance: dict[str, str] = field(default_factory=dict)
+    _config: Any = field(default=None, repr=False)
+    _config_parent: Any = field(default=None, repr=False)
+
+    def bind_config(self, namespace: Any, parent: Any) -> None:
+        """Attach the job's resolved configman namespace (None: it has none) and its parent."""
+        self._config, self._config_parent = namespace, parent
+        if namespace is not None:
+            self._add_schedule_keys(namespace)
+
+    @property
+    def config(self) -> Any:
+        """What the job's constructor receives: its namespace, built on first use when it has none
+        (with 10,000 jobs, building them all would cost an idle tick a tenth of a second)."""
+        if self._config is None:
+            from configman.dotdict import DotDictWithAcquisition
+
+            self._config = DotDictWithAcquisition()
+            self._config._parent = self._config_parent
+            self._add_schedule_keys(self._config)
+        return self._config
+
+    def _add_schedule_keys(self, namespace: Any) -> None:
+        """0.18.1 gave each job ``frequency`` and ``time``; ``schedule`` is the whole text."""
+        text = self.entry.schedule_text
+        time = getattr(self.schedule, "time", None)
+        namespace["frequency"] = text.split("|")[0].strip() if hasattr(self.schedule, "seconds") else text
+        namespace["time"] = "{:02d}:{:02d}".format(*time) if time else None
+        namespace["schedule"] = text
 
     @property
     def is_backfill(self) -> bool:

@@ -54,7 +54,7 @@ class SqlLedger:
         return json.dumps(value, default=str)
 
     def _from_json(self, value: Any) -> dict:
-        if value is None or value == "":
+        if value is None or value == "" or value == "{}":
             return {}
         return json.loads(value) if isinstance(value, (str, bytes)) else dict(value)
 

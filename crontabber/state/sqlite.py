@@ -111,7 +111,7 @@ class SqliteLedger(SqlLedger):
     def _from_list(self, value: Any) -> tuple[str, ...]:
         import json
 
-        return tuple(json.loads(value)) if value else ()
+        return tuple(json.loads(value)) if value and value != "[]" else ()
 
     def try_lock(self, app_name: str) -> FileLock | None:
         with self._guard():
