@@ -125,6 +125,8 @@ class PostgresLedger(SqlLedger):
         except psycopg2.Error:
             raise ConfigError(f"crontabber.database_url {redact_url(url)!r} is not a valid "
                               "PostgreSQL URL (postgresql://user@host:5432/dbname)") from None
+        if not all(port.isdigit() for port in params.get("port", "5432").split(",")):
+            raise ConfigError(f"crontabber.database_url {redact_url(url)!r}: the port must be a number")
         connect = {key: value for key, value in _CONNECT_DEFAULTS.items() if key not in params}
         if "application_name" not in params:
             connect["application_name"] = f"crontabber {socket.gethostname()} pid {os.getpid()}"[:63]
