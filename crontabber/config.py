@@ -8,6 +8,7 @@ costs ~0.12 s per 1,000 namespaces), and remembers where each value came from.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import re
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from configman import ConfigurationManager, Namespace
-from configman.dotdict import DotDictWithAcquisition
 
 from crontabber import _compat  # noqa: F401
 from crontabber.errors import ConfigError
@@ -60,7 +60,8 @@ PER_JOB_KEYS = ("error_retry_time", "timeout", "max_retries", "retry_backoff",
                 "nagios_critical_after", "overdue_warning", "overdue_critical",
                 "on_airflow_since", "tags", "owner")
 CONFIG_JOB_KEYS = ("command", "shell", "env", "cwd", "nice", "ionice", "depends_on", "procedure",
-                   "pass_date", "database_url", "description", "output_limit", "stdin")
+                   "pass_date", "database_url", "description", "output_limit", "stdin",
+                   "rc_file")
 _POSTGRES_KEYS = ("host", "port", "dbname", "user", "password")
 _LOGGING_OPTIONS = (
     ("syslog_host", "localhost"), ("syslog_port", "514"), ("syslog_facility_string", "user"),
@@ -236,7 +237,8 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
         reader = _Reader(config, sources)
     defaults = {key: reader.get(f"crontabber.{key}", _PER_JOB_CONVERTERS[key])
                 for key in PER_JOB_KEYS if key != "on_airflow_since"}
-    jobs = [_definition(item, config, reader, defaults) for item in prepared]
+    inherited = _inherited(reader, defaults)
+    jobs = [_definition(item, config, reader, inherited) for item in prepared]
     settings = Settings(
         conf_path=path, config=config, jobs=order_jobs(jobs), timezone=tz,
         database_url=_database_url(reader, path),
@@ -341,13 +343,14 @@ def _entries(jobs_text: Any, sources: _Sources) -> list[JobEntry]:
     ini_line = sources.ini_lines.get("crontabber.jobs") if where_jobs and ":" in where_jobs else None
     file_lines = sources.conf_path.read_text(errors="replace").splitlines() if ini_line else []
     entries = []
+    cursor = (ini_line or 1) - 1  # entries appear in file order: one forward scan finds them all
     for number, piece in split_entries(text):
         where = f"{where_jobs or 'crontabber.jobs'} (entry line {number})"
-        if ini_line:  # find the entry's own line in the file
-            for offset, line in enumerate(file_lines[ini_line - 1:], start=ini_line):
-                if piece in line:
-                    where = f"{sources.conf_path}:{offset}"
-                    break
+        for index in range(cursor, len(file_lines)):
+            if piece in file_lines[index]:
+                where = f"{sources.conf_path}:{index + 1}"
+                cursor = index
+                break
         entries.append(parse_entry(piece, where))
     return entries
 
@@ -366,7 +369,10 @@ def _prepare(entry: JobEntry, tz: dt.tzinfo, sources: _Sources) -> tuple:
         return section, config_job_class(app_name), True, entry, schedule
     job_class = import_job_class(entry)
     section = f"class-{job_class.__name__}"
-    needs = bool(len(job_class.get_required_config())) if hasattr(job_class, "get_required_config") else False
+    from crontabber.base import BaseCronApp
+
+    required = getattr(job_class, "required_config", None)
+    needs = required is not None and required is not BaseCronApp.required_config and len(required) > 0
     needs = needs or sources.has_section(f"crontabber.{section}")
     return section, job_class, needs, entry, schedule
 
@@ -420,40 +426,38 @@ def _references(job_class: type, namespace_name: str) -> bool:
     return False
 
 
-def _definition(item: tuple, config: Any, reader: _Reader, defaults: dict[str, Any]) -> JobDefinition:
+def _inherited(reader: _Reader, defaults: dict[str, Any]) -> tuple[JobSettings, dict[str, str]]:
+    """The settings and provenance of a job without a section of its own (built once per load)."""
+    settings = JobSettings(**{key: value for key, value in defaults.items()})
+    provenance = {key: f"[crontabber] {reader.source(f'crontabber.{key}')}" for key in defaults}
+    provenance["on_airflow_since"] = "default"
+    return settings, provenance
+
+
+def _definition(item: tuple, config: Any, reader: _Reader,
+                inherited: tuple[JobSettings, dict[str, str]]) -> JobDefinition:
     section, job_class, has_namespace, entry, schedule = item
-    base = f"crontabber.{section}"
-    settings = JobSettings()
-    provenance: dict[str, str] = {}
-    for key in PER_JOB_KEYS:
-        raw = reader.raw(f"{base}.{key}") if has_namespace else ""
-        if raw not in ("", None):
-            value = reader.get(f"{base}.{key}", _PER_JOB_CONVERTERS[key])
-            provenance[key] = reader.source(f"{base}.{key}")
-        else:
-            value = defaults.get(key)
-            provenance[key] = ("default" if key not in defaults
-                               else f"[crontabber] {reader.source(f'crontabber.{key}')}")
-        setattr(settings, key, value)
+    settings, provenance = copy.copy(inherited[0]), inherited[1]
     if has_namespace:
-        job_config = config.crontabber[section]
-    else:
-        job_config = DotDictWithAcquisition()
-        job_config._parent = config.crontabber
+        base = f"crontabber.{section}"
+        provenance = dict(provenance)
+        for key in PER_JOB_KEYS:
+            if reader.raw(f"{base}.{key}") not in ("", None):
+                setattr(settings, key, reader.get(f"{base}.{key}", _PER_JOB_CONVERTERS[key]))
+                provenance[key] = reader.source(f"{base}.{key}")
+    job_config = config.crontabber[section] if has_namespace else None
     if section.startswith("job-"):
         from crontabber.config_jobs import build_config_job_class
 
         job_class = build_config_job_class(job_class.app_name, job_config, entry.where)
-    frequency = getattr(schedule, "seconds", None)
-    job_config["frequency"] = entry.schedule_text.split("|")[0].strip() if frequency else entry.schedule_text
-    job_config["time"] = "{:02d}:{:02d}".format(*schedule.time) if getattr(schedule, "time", None) else None
-    job_config["schedule"] = entry.schedule_text
     kind = getattr(job_class, "crontabber_kind", "python")
     depends_on = _depends_on(job_class, job_config if section.startswith("job-") else None)
-    return JobDefinition(
+    job = JobDefinition(
         app_name=job_class.app_name, kind=kind, target=entry.target, entry=entry,
         schedule=schedule, job_class=job_class, section=section, depends_on=depends_on,
-        settings=settings, config=job_config, provenance=provenance)
+        settings=settings, provenance=provenance)
+    job.bind_config(job_config, config.crontabber)
+    return job
 
 
 def _depends_on(job_class: type, section: Any) -> tuple[str, ...]:
