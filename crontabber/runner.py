@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -100,6 +101,23 @@ class Runner:
         finally:
             lock.release()
 
+    def run_once(self, name: str, date: dt.datetime | None = None) -> JobResult:
+        """Run one job now, whatever its schedule and parents say (the caller decided), under its
+        lock and with the normal bookkeeping; a backfill job runs for ``date`` only, and a date
+        it already completed (``<= last_success``) is not run again. The Airflow bridge calls this."""
+        job = self.settings.job(name)
+        lock = self.ledger.try_lock(job.app_name)
+        if lock is None:
+            return JobResult(job.app_name, Outcome.SKIPPED_LOCKED, "another process is running it")
+        try:
+            state = self.ledger.load([job.app_name]).get(job.app_name)
+            done = state.last_success if state is not None else None
+            if job.is_backfill and date is not None and done is not None and date <= done:
+                return JobResult(job.app_name, Outcome.NOT_DUE, f"{date:%Y-%m-%d %H:%M} UTC is already done")
+            return self._run(job, state, only_date=date if job.is_backfill else None)
+        finally:
+            lock.release()
+
     # -- one job ----------------------------------------------------------------------
     def _tick_parallel(self) -> list[JobResult]:
         futures: dict[str, Future[JobResult]] = {}
@@ -178,7 +196,7 @@ class Runner:
         instance.crontabber_database_url = self.settings.database_url
         return instance
 
-    def _run(self, job: JobDefinition, state: JobState | None) -> JobResult:
+    def _run(self, job: JobDefinition, state: JobState | None, only_date: dt.datetime | None = None) -> JobResult:
         name = job.app_name
         started = self.clock.now()
         row = (state or JobState(name)).but(ongoing=started, depends_on=tuple(job.depends_on))
@@ -190,7 +208,7 @@ class Runner:
         def run_dates():  # builds the job inside the (possibly forked) process that runs it
             nonlocal instance
             instance = self._instance(job, state, started)
-            return instance.main()
+            return instance.main() if only_date is None else _one_date(instance, only_date)
 
         def record(when: dt.datetime) -> None:
             nonlocal row, t0
@@ -224,6 +242,12 @@ class Runner:
         return LogEntry(job.app_name, when, duration, outcome, exc_type=failure.type,
                         exc_value=failure.value, exc_traceback=failure.traceback,
                         output=_output(instance))
+
+
+def _one_date(instance: object, when: dt.datetime) -> Iterator[dt.datetime]:
+    """A backfill job's run for one given date (``run_once``)."""
+    instance._run_proxy(when)  # type: ignore[attr-defined]
+    yield when
 
 
 def _fork_timeout(job: JobDefinition) -> float | None:

@@ -1,0 +1,19 @@
+"""The Airflow plugin (entry point ``airflow.plugins``): registers ``CrontabberTimetable``.
+
+Airflow refuses to serialize a DAG whose timetable no plugin registers, so the
+scheduler, the dag-processor and ``dag.test()`` all need this plugin installed
+(``pip install crontabber[airflow]`` on every Airflow host).
+"""
+
+from __future__ import annotations
+
+from airflow.plugins_manager import AirflowPlugin
+
+from airflow_bridge.timetables import CrontabberTimetable
+
+
+class CrontabberPlugin(AirflowPlugin):
+    """Makes crontabber's own timetable known to Airflow."""
+
+    name = "crontabber"
+    timetables = [CrontabberTimetable]
