@@ -300,3 +300,17 @@ def test_a_bad_url_is_a_configuration_error():
 def test_lock_keys_are_stable_and_distinct():
     assert lock_key("foo") == lock_key("foo") == -2469389065125909512
     assert len({lock_key(f"job-{n}") for n in range(10000)}) == 10000
+
+
+def test_jobs_forked_for_a_timeout_leave_the_runner_session_usable(pg_url, tmp_path, calls):
+    """A Python job with a timeout runs in a forked child that inherits the connection's socket."""
+    harness = Harness(tmp_path, FrozenClock(NOW), database_url=pg_url)
+    try:
+        harness.configure([f"{J}FooJob|1h", f"{J}BarJob|1h"], sections={"class-FooJob": {"timeout": "30"}})
+        for _ in range(3):
+            results = harness.tick()
+            assert results["foo"].outcome is Outcome.SUCCEEDED and results["bar"].outcome is Outcome.SUCCEEDED
+            harness.clock.advance(hours=1)
+        assert len(harness.logs("foo")) == 3 and harness.state("bar").error_count == 0
+    finally:
+        harness.close()
