@@ -5,6 +5,10 @@ import pytest
 from tests import jobs_for_tests
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "airflow: runs the real Apache Airflow 3.3 (CI always runs these)")
+
+
 @pytest.fixture(autouse=True)
 def _clear_calls():
     jobs_for_tests.CALLS.clear()

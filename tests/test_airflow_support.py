@@ -1,0 +1,74 @@
+"""Shared set-up for the Airflow tests: one migrated Airflow home per test session.
+
+Airflow reads its configuration when first imported, so ``airflow_home()`` sets
+the environment, migrates a fresh SQLite metadata DB (``airflow db migrate`` in a
+subprocess) and only then lets the tests import Airflow. It runs once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+AIRFLOW = Path(sys.executable).with_name("airflow")
+
+
+@functools.cache
+def airflow_home() -> Path:
+    """A fresh AIRFLOW_HOME with a migrated SQLite DB, examples off, and an empty dags folder."""
+    home = Path(tempfile.mkdtemp(prefix="crontabber-airflow-"))
+    dags = home / "dags"
+    dags.mkdir()
+    os.environ.update({
+        "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+    })
+    done = subprocess.run([str(AIRFLOW), "db", "migrate"], capture_output=True, text=True, env=os.environ)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return home
+
+
+@pytest.fixture(scope="session")
+def airflow_dags() -> Path:
+    """The dags folder of the session's Airflow home (emptied by each test that uses it)."""
+    return airflow_home() / "dags"
+
+
+@pytest.fixture
+def dags_folder(airflow_dags: Path) -> Path:
+    """The dags folder, empty at the start of the test."""
+    for path in airflow_dags.glob("*.py"):
+        path.unlink()
+    return airflow_dags
+
+
+def write_ini(folder: Path, jobs: str, options: str = "", sections: str = "") -> Path:
+    """A crontabber.ini with its own SQLite ledger in ``folder``."""
+    path = folder / "crontabber.ini"
+    path.write_text(textwrap.dedent(f"""\
+        [crontabber]
+        database_url = sqlite:///{folder / 'ledger.sqlite'}
+        jobs = '''
+        {textwrap.indent(textwrap.dedent(jobs).strip(), '        ').strip()}
+        '''
+        """) + textwrap.dedent(options) + textwrap.dedent(sections))
+    return path
+
+
+def load_dag(path: Path):
+    """The single DAG a generated file defines, loaded by Airflow's DagBag (no import errors)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(path), bundle_path=path.parent, bundle_name="dags-folder")
+    assert not bag.import_errors, bag.import_errors
+    assert len(bag.dags) == 1, bag.dags
+    return next(iter(bag.dags.values()))
