@@ -14,7 +14,13 @@ Keys of the section (all optional but ``command``):
 - ``nice``: a niceness increment, -20 to 19 (run through ``nice -n``).
 - ``ionice``: ``idle``, ``best-effort[:0-7]``, ``realtime[:0-7]`` or the class
   number ``1``-``3`` with an optional ``:level`` (run through ``ionice``).
-- ``stdin``: text written to the command's standard input (a crontab's ``%`` lines).
+- ``stdin``: text written to the command's standard input (a crontab's ``%`` lines);
+  a newline right after the opening ``'''`` is dropped (as in TOML), so the first
+  line can start on its own line and keep its trailing blanks.
+- ``rc_file``: a shell file sourced first (``. FILE``), as ``. FILE && command`` in
+  a crontab did: the command then runs with what the file exported (with
+  ``shell = true`` the command runs in that same shell, so unexported variables
+  are seen too).
 - ``output_limit``: how much of stdout+stderr the log row keeps (the tail), in
   bytes or with ``k``/``m``: ``64k`` by default.
 - ``timeout`` (a per-job key): the whole process group is killed when it runs out,
@@ -66,6 +72,7 @@ class ShellSpec:
     nice: int | None = None
     ionice: tuple[str, ...] = ()
     stdin: str | None = None
+    rc_file: str | None = None
     output_limit: int = DEFAULT_OUTPUT_LIMIT
 
     @classmethod
@@ -84,7 +91,11 @@ class ShellSpec:
                                  "fix the quoting, or set shell = true") from None
         cwd = _scalar(section, "cwd").strip()
         stdin = _scalar(section, "stdin")
-        return cls(argv=argv, env=parse_env(section.get("env")),
+        stdin = stdin[1:] if stdin.startswith("\n") else stdin
+        rc_file = _scalar(section, "rc_file").strip()
+        if rc_file:
+            argv = _sourcing(rc_file, argv)
+        return cls(argv=argv, rc_file=rc_file or None, env=parse_env(section.get("env")),
                    cwd=os.path.expanduser(cwd) if cwd else None,
                    nice=parse_nice(_scalar(section, "nice")), ionice=parse_ionice(_scalar(section, "ionice")),
                    stdin=stdin or None, output_limit=parse_size(_scalar(section, "output_limit")))
@@ -97,6 +108,13 @@ class ShellSpec:
         if self.ionice:
             argv = ["ionice", *self.ionice, *argv]
         return argv
+
+
+def _sourcing(rc_file: str, argv: tuple[str, ...]) -> tuple[str, ...]:
+    """argv that sources ``rc_file`` in /bin/sh and then runs ``argv`` (evaluated there for sh -c)."""
+    if argv[:2] == ("/bin/sh", "-c"):
+        return ("/bin/sh", "-c", '. "$1" && eval "$2"', "sh", rc_file, argv[2])
+    return ("/bin/sh", "-c", '. "$1" && shift && exec "$@"', "sh", rc_file, *argv)
 
 
 def _scalar(section: Mapping[str, Any], key: str) -> str:

@@ -1,0 +1,411 @@
+"""Turn a crontab command into a shell job's settings, peeling off the usual wrappers.
+
+The command is lexed the way /bin/sh would split it (quotes, escapes, ``$(...)``,
+backticks, operators, redirections), without running or expanding anything.
+Recognised, and turned into settings instead of copied:
+
+- leading ``cd DIR &&`` -> ``cwd`` (relative to ``~``, where cron starts);
+- leading ``. FILE &&`` or ``source FILE &&`` -> ``rc_file``;
+- a leading ``lock NAME &&`` and trailing ``; unlock NAME`` helper pair (any
+  ``lock``/``*-lock``/``*_lock`` script), ``flock [-n] FILE``, ``run-one`` and
+  ``lockrun ... --`` -> dropped: crontabber runs a job in one process at a time;
+- ``nice [-n N]``, ``ionice -c C [-n L]`` -> ``nice``, ``ionice``; ``timeout D`` -> ``timeout``;
+- leading ``NAME=value`` words -> ``env``;
+- a trailing ``>> FILE 2>&1`` (or ``> FILE 2>&1``, ``&>> FILE``, ``>/dev/null 2>&1``,
+  ``2>&1``) -> dropped: the output's tail is kept in the run's log row.
+
+What is left runs without a shell when it is plain words (no expansion, operator
+or redirection), else verbatim through ``/bin/sh -c``, exactly as cron ran it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+
+_OPERATORS = ("&&", "||", ";;", ";", "|", "&")
+_REDIRECT = re.compile(r"(\d*)(>>|>&|>\||<&|<<|&>>|&>|>|<)")
+_LOCK_HELPER = re.compile(r"^(?:lock|[\w.-]*[-_]lock)(?:\.sh)?$")
+_UNLOCK_HELPER = re.compile(r"^(?:unlock|[\w.-]*[-_]unlock)(?:\.sh)?$")
+_INTERPRETERS = {"sh", "bash", "dash", "zsh", "ksh", "python", "python2", "python3", "perl", "php",
+                 "ruby", "node", "env", "exec", "sudo", "nohup", "setsid", "chronic"}
+
+
+class LexError(ValueError):
+    """The command is not valid shell (an unclosed quote or parenthesis)."""
+
+
+@dataclass
+class Token:
+    """A word, operator or redirection, with its span in the command text."""
+
+    kind: str  # "word", "op", "redirect"
+    text: str  # raw text as written
+    start: int
+    end: int
+    plain: bool = True  # a word with no expansion: shlex gives what sh would
+
+    @property
+    def value(self) -> str:
+        """A plain word's value (quotes removed), or its raw text."""
+        return shlex.split(self.text)[0] if self.plain and self.text else self.text
+
+
+@dataclass
+class Converted:
+    """What a crontab command becomes: the job's command and the settings taken from its wrappers."""
+
+    command: str
+    shell: bool = False
+    cwd: str | None = None
+    rc_file: str | None = None
+    nice: int | None = None
+    ionice: str | None = None
+    timeout: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    program: str = ""  # the word the app name is derived from
+
+
+def lex(text: str) -> list[Token]:
+    """Split ``text`` as /bin/sh would, into tokens; LexError when it is not valid shell."""
+    tokens: list[Token] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char in " \t":
+            index += 1
+            continue
+        if char == "#":  # a comment runs to the end of the line
+            break
+        if char == "\n":
+            tokens.append(Token("op", ";", index, index + 1))
+            index += 1
+            continue
+        redirect = _REDIRECT.match(text, index) if (char in "<>&" or char.isdigit()) else None
+        if redirect and (char != "&" or redirect.group(2).startswith("&>")):
+            tokens.append(Token("redirect", redirect.group(0), index, redirect.end()))
+            index = redirect.end()
+            continue
+        if char in "()":
+            tokens.append(Token("op", char, index, index + 1))
+            index += 1
+            continue
+        operator = next((op for op in _OPERATORS if text.startswith(op, index)), None)
+        if operator:
+            tokens.append(Token("op", operator, index, index + len(operator)))
+            index += len(operator)
+            continue
+        end, plain = _word(text, index)
+        tokens.append(Token("word", text[index:end], index, end, plain))
+        index = end
+    return tokens
+
+
+def _word(text: str, index: int) -> tuple[int, bool]:
+    """End of the word starting at ``index`` and whether it is plain (no expansion)."""
+    plain = text[index] not in "~{}"
+    while index < len(text):
+        char = text[index]
+        if char in " \t\n|&;<>()":
+            break
+        if char == "'":
+            close = text.find("'", index + 1)
+            if close < 0:
+                raise LexError("unclosed single quote")
+            index = close + 1
+        elif char == '"':
+            index, quoted_plain = _double_quoted(text, index + 1)
+            plain = plain and quoted_plain
+        elif char == "\\":
+            if index + 1 >= len(text):
+                raise LexError("a backslash ends the command")
+            index += 2
+        elif char == "$":
+            plain = False
+            index = _dollar(text, index)
+        elif char == "`":
+            close = _backtick_end(text, index + 1)
+            plain = False
+            index = close + 1
+        else:
+            plain = plain and char not in "*?[{}"
+            index += 1
+    return index, plain
+
+
+def _double_quoted(text: str, index: int) -> tuple[int, bool]:
+    plain = True
+    while index < len(text):
+        char = text[index]
+        if char == '"':
+            return index + 1, plain
+        if char == "\\":
+            plain = False  # sh and shlex disagree on some escapes inside double quotes
+            index += 2
+            continue
+        if char == "$":
+            plain = False
+            index = _dollar(text, index)
+            continue
+        if char == "`":
+            plain = False
+            index = _backtick_end(text, index + 1) + 1
+            continue
+        index += 1
+    raise LexError("unclosed double quote")
+
+
+def _dollar(text: str, index: int) -> int:
+    """End of the expansion starting with ``$`` at ``index``."""
+    if text.startswith("$(", index) or text.startswith("${", index):
+        opener, closer = text[index + 1], ")" if text[index + 1] == "(" else "}"
+        depth, position = 0, index + 1
+        while position < len(text):
+            if text[position] == "\\":
+                position += 2
+                continue
+            if text[position] == "'" and closer == ")":
+                close = text.find("'", position + 1)
+                if close < 0:
+                    raise LexError("unclosed single quote")
+                position = close + 1
+                continue
+            if text[position] == opener:
+                depth += 1
+            elif text[position] == closer:
+                depth -= 1
+                if depth == 0:
+                    return position + 1
+            position += 1
+        raise LexError(f"unclosed ${opener}")
+    return index + 1
+
+
+def _backtick_end(text: str, index: int) -> int:
+    while index < len(text):
+        if text[index] == "\\":
+            index += 2
+            continue
+        if text[index] == "`":
+            return index
+        index += 1
+    raise LexError("unclosed backtick")
+
+
+def convert(command: str, shell_var: str | None = None) -> Converted:
+    """A crontab command -> the job's command and settings (see the module docstring)."""
+    try:
+        tokens = lex(command)
+    except LexError as exc:
+        return Converted(command, shell=True, notes=[f"kept verbatim for /bin/sh ({exc})"])
+    result = Converted("")
+    tokens = _peel_leading(tokens, result)
+    tokens = _peel_unlock(tokens, result)
+    tokens = _peel_output(tokens, result)
+    if tokens and all(token.kind == "word" for token in tokens):
+        tokens = _peel_words(tokens, result)
+    if not tokens:
+        return Converted(command, shell=True, notes=["nothing is left once the wrappers are removed; "
+                                                     "kept verbatim"])
+    text = command[tokens[0].start:tokens[-1].end]
+    result.shell = not all(token.kind == "word" and token.plain for token in tokens)
+    result.command = text
+    if result.shell and shell_var and shell_var != "/bin/sh":
+        result.command = shlex.join([shell_var, "-c", text])
+        result.shell = False
+        result.notes.append(f"runs with SHELL={shell_var}, as cron did")
+    result.program = _program(tokens)
+    return result
+
+
+def _segments(tokens: list[Token]) -> list[tuple[list[Token], Token | None]]:
+    """(tokens, the ``&&``/``;`` after them) for each top-level segment."""
+    segments: list[tuple[list[Token], Token | None]] = []
+    current: list[Token] = []
+    for token in tokens:
+        if token.kind == "op" and token.text in ("&&", ";"):
+            segments.append((current, token))
+            current = []
+        else:
+            current.append(token)
+    segments.append((current, None))
+    return segments
+
+
+def _simple_words(tokens: list[Token]) -> list[str] | None:
+    if tokens and all(token.kind == "word" and token.plain for token in tokens):
+        return [token.value for token in tokens]
+    return None
+
+
+def _peel_leading(tokens: list[Token], result: Converted) -> list[Token]:
+    while True:
+        segments = _segments(tokens)
+        if len(segments) < 2:
+            return tokens
+        first, separator = segments[0]
+        words = _simple_words(first)
+        head = first[0].text if first and first[0].kind == "word" else ""
+        path = _path_word(first[1]) if len(first) == 2 else None
+        if head == "cd" and path is not None and result.cwd is None:
+            result.cwd = path if path.startswith(("/", "~")) else f"~/{path}"
+            result.notes.append(f"'cd {first[1].text}' became cwd")
+        elif head in (".", "source") and path is not None and result.rc_file is None:
+            result.rc_file = path
+            result.notes.append(f"'{head} {first[1].text}' became rc_file")
+        elif words and _LOCK_HELPER.match(os.path.basename(words[0])) and separator and separator.text == "&&":
+            result.notes.append(f"lock helper '{' '.join(words)}' dropped: crontabber runs a job in "
+                                "one process at a time")
+        else:
+            return tokens
+        tokens = tokens[len(first) + 1:]
+
+
+def _path_word(token: Token) -> str | None:
+    """A path as written (``~`` and ``$HOME`` become ``~``), or None when it needs the shell."""
+    if token.kind != "word":
+        return None
+    raw = token.text
+    for prefix in ("$HOME/", "${HOME}/", "~/"):
+        if raw.startswith(prefix):
+            rest = raw[len(prefix):]
+            if rest and _word(rest, 0) == (len(rest), True):
+                return "~/" + shlex.split(rest)[0]
+            return None
+    if raw in ("~", "$HOME", "${HOME}"):
+        return "~"
+    return token.value if token.plain else None
+
+
+def _peel_unlock(tokens: list[Token], result: Converted) -> list[Token]:
+    segments = _segments(tokens)
+    if len(segments) < 2:
+        return tokens
+    last = segments[-1][0]
+    words = _simple_words(last)
+    if words and _UNLOCK_HELPER.match(os.path.basename(words[0])):
+        result.notes.append(f"unlock helper '{' '.join(words)}' dropped")
+        return tokens[:len(tokens) - len(last) - 1]
+    return tokens
+
+
+def _peel_output(tokens: list[Token], result: Converted) -> list[Token]:
+    """Drop a trailing redirection of both stdout and stderr (the log row keeps the output)."""
+    if any(token.kind == "op" for token in tokens):
+        return tokens  # the redirection would cover only the last command of a list or pipe
+
+    def redirect(index: int, *texts: str) -> bool:
+        return tokens[index].kind == "redirect" and tokens[index].text in texts
+
+    def word(index: int, value: str | None = None) -> bool:
+        token = tokens[index]
+        return _path_word(token) is not None and (value is None or token.value == value)
+
+    count = len(tokens)
+    others = sum(token.kind == "redirect" for token in tokens)
+    if count >= 5 and redirect(-4, ">>", ">", "1>>", "1>") and word(-3) and redirect(-2, "2>&") and word(-1, "1"):
+        cut, target = 4, _path_word(tokens[-3])
+    elif count >= 3 and redirect(-2, "&>>", "&>") and word(-1):
+        cut, target = 2, _path_word(tokens[-1])
+    elif count >= 3 and redirect(-2, "2>&") and word(-1, "1") and others == 1:
+        cut, target = 2, None
+    else:
+        return tokens
+    shown = " ".join(token.text for token in tokens[-cut:]).replace("2>& 1", "2>&1")
+    before = f"went to {target}" if target else "was mailed"
+    result.notes.append(f"output redirection '{shown}' dropped: the output ({before} under cron) is "
+                        "kept in the run's log row")
+    return tokens[:-cut]
+
+
+def _peel_words(tokens: list[Token], result: Converted) -> list[Token]:
+    """Leading ``NAME=value`` words and the flock/run-one/nice/ionice/timeout wrappers."""
+    while tokens and tokens[0].plain:
+        word = tokens[0].value
+        values = [token.value if token.plain else None for token in tokens]
+        name, equals, value = word.partition("=")
+        if equals and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name) and not tokens[0].text.startswith(("'", '"')):
+            result.env[name] = value
+            tokens = tokens[1:]
+            continue
+        used = _wrapper(values, result)
+        if not used:
+            return tokens
+        tokens = tokens[used:]
+    return tokens
+
+
+def _wrapper(words: list[str | None], result: Converted) -> int:
+    """How many leading words form a recognised wrapper (0: none), recording its setting."""
+    program = os.path.basename(words[0] or "")
+    if program == "run-one":
+        result.notes.append("run-one dropped: crontabber runs a job in one process at a time")
+        return 1
+    if program == "flock":
+        index = 1
+        while index < len(words) and (words[index] or "").startswith("-"):
+            if words[index] in ("-w", "--timeout", "-E", "--conflict-exit-code"):
+                index += 1
+            index += 1
+        if index + 1 < len(words) and words[index] is not None and "-c" not in words[1:index]:
+            result.notes.append(f"flock on {words[index]} dropped: crontabber runs a job in one "
+                                "process at a time")
+            return index + 1
+        return 0
+    if program == "lockrun" and "--" in words:
+        result.notes.append("lockrun dropped: crontabber runs a job in one process at a time")
+        return words.index("--") + 1
+    if program == "nice" and result.nice is None:
+        if len(words) > 3 and words[1] == "-n" and _int(words[2]) is not None:
+            result.nice = _int(words[2])
+            return 3
+        if len(words) > 2 and re.match(r"^-\d+$", words[1] or ""):
+            result.nice = int((words[1] or "")[1:])
+            return 2
+        if len(words) > 1 and not (words[1] or "-").startswith("-"):
+            result.nice = 10
+            return 1
+        return 0
+    if program == "ionice" and result.ionice is None:
+        return _ionice(words, result)
+    if program == "timeout" and result.timeout is None and len(words) > 2:
+        match = re.match(r"^(\d+(?:\.\d+)?)([smhd]?)$", words[1] or "")
+        if match:
+            result.timeout = words[1]
+            return 2
+    return 0
+
+
+def _ionice(words: list[str | None], result: Converted) -> int:
+    names = {"1": "realtime", "2": "best-effort", "3": "idle"}
+    klass, level, index = None, None, 1
+    while index + 1 < len(words) and words[index] in ("-c", "-n"):
+        if words[index] == "-c":
+            klass = names.get(words[index + 1] or "")
+        else:
+            level = words[index + 1] if (words[index + 1] or "").isdigit() else None
+        index += 2
+    if klass is None or index >= len(words):
+        return 0
+    result.ionice = f"{klass}:{level}" if level is not None and klass != "idle" else klass
+    return index
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and re.match(r"^-?\d+$", text) else None
+
+
+def _program(tokens: list[Token]) -> str:
+    """The word an app name comes from: the program, or the script an interpreter runs."""
+    words = [token.value if token.plain else "" for token in tokens if token.kind == "word"]
+    for index, word in enumerate(words):
+        base = os.path.basename(word)
+        if "=" in word and index == 0:
+            continue
+        if base in _INTERPRETERS or re.match(r"^python\d", base) or word.startswith("-"):
+            continue
+        return base
+    return words[0] if words else ""
