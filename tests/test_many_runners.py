@@ -79,6 +79,7 @@ def test_eight_runners_three_ticks_run_each_due_job_exactly_once(tmp_path, store
         for state in states.values():
             assert state.last_success is not None and state.ongoing is None
             assert state.error_count == 0 and state.next_run > state.last_run
+            assert state.skip_reason is None, state
             assert len(ledger.logs(state.app_name)) == 1
     finally:
         ledger.close()
