@@ -116,7 +116,8 @@ def _section(line: CronLine, converted: Converted) -> dict[str, str]:
         section["env"] = _env_text(env)
         if parse_env(section["env"]) != env:
             raise Unrepresentable("its variables cannot be written as env entries unchanged")
-    for key in ("cwd", "rc_file", "nice", "ionice", "timeout"):
+    section["cwd"] = converted.cwd or "~"  # cron starts every command in the home directory
+    for key in ("rc_file", "nice", "ionice", "timeout"):
         value = getattr(converted, key)
         if value is not None:
             section[key] = str(value)
