@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from crontabber.errors import LedgerError
+
 
 class JobTimeout(Exception):
     """A job ran longer than its ``timeout`` and was killed (a shell job's whole process group)."""
@@ -56,6 +58,8 @@ def execute(dates: Callable[[], Iterator[dt.datetime]], on_date: Callable[[dt.da
     try:
         for when in dates():
             on_date(when)
+    except LedgerError:  # recording failed: the ledger's fault, not the job's (exit 3)
+        raise
     except Exception as exc:  # a job's failure is data for the ledger, not a crash of the tick
         return Failure.from_exception(exc)
     return None
@@ -96,6 +100,9 @@ def _execute_forked(dates: Callable[[], Iterator[dt.datetime]], on_date: Callabl
                 return Failure(*message[1:])
     finally:
         receiver.close()
+        if child.is_alive():  # recording a date failed: do not leave the job running unlocked
+            _kill_group(child.pid)
+            child.join()
 
 
 def _child(dates: Callable[[], Iterator[dt.datetime]], sender: Any) -> None:

@@ -341,3 +341,21 @@ def test_backfill_with_time_of_day_catches_up_every_missed_day(harness, calls):
     harness.clock.advance(days=3, minutes=1)
     assert len(harness.tick()["backfill"].dates) == 3
     assert harness.state("backfill").last_success.isoformat() == "2026-01-08T02:00:00+00:00"
+
+
+def test_a_ledger_failure_while_recording_is_not_blamed_on_the_job(harness, calls):
+    from crontabber.errors import LedgerError
+
+    harness.configure(f"{J}BackfillJob|1d")
+    harness.tick()
+    harness.clock.advance(days=2, minutes=1)
+    original = harness.ledger.save
+
+    def failing_save(state, log=None):
+        if log is not None:
+            raise LedgerError("SQLite ledger x: disk I/O error")
+        return original(state, log)
+
+    harness.ledger.save = failing_save
+    with pytest.raises(LedgerError, match="disk I/O error"):
+        harness.tick()
