@@ -67,6 +67,8 @@ class Converted:
     env: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     program: str = ""  # the word the app name is derived from
+    procedure: str | None = None  # psql -c 'CALL name()' or 'SELECT name()': a procedure job
+    psql: dict[str, str] = field(default_factory=dict)  # psql's connection flags: host, port, user, dbname
 
 
 def lex(text: str) -> list[Token]:
@@ -218,7 +220,56 @@ def convert(command: str, shell_var: str | None = None) -> Converted:
         result.shell = False
         result.notes.append(f"runs with SHELL={shell_var}, as cron did")
     result.program = _program(tokens)
+    if not result.shell and result.program == "psql":
+        _psql_call([token.value for token in tokens], result)
     return result
+
+
+_PSQL_SQL = re.compile(r'^\s*(CALL|SELECT)\s+((?:[A-Za-z_][\w$]*|"[^"]+")(?:\.(?:[A-Za-z_][\w$]*|"[^"]+"))?)'
+                       r"\s*\(\s*\)\s*;?\s*$", re.IGNORECASE)
+_PSQL_FLAGS = {"-h": "host", "--host": "host", "-p": "port", "--port": "port", "-U": "user",
+               "--username": "user", "-d": "dbname", "--dbname": "dbname"}
+_PSQL_SWITCHES = ("-X", "--no-psqlrc", "-q", "--quiet", "-v", "--set", "-w", "--no-password")
+
+
+def _psql_call(words: list[str], result: Converted) -> None:
+    """``psql [connection flags] -c 'CALL name()'`` -> a procedure job (the SQL must be just that call)."""
+    flags: dict[str, str] = {}
+    sql = None
+    index = 1
+    while index < len(words):
+        word = words[index]
+        name, equals, value = word.partition("=")
+        if name in _PSQL_FLAGS or name == "-c" or name == "--command":
+            if not equals:
+                if index + 1 >= len(words):
+                    return
+                index += 1
+                value = words[index]
+            if name in ("-c", "--command"):
+                if sql is not None:
+                    return
+                sql = value
+            else:
+                flags[_PSQL_FLAGS[name]] = value
+        elif word in ("-v", "--set"):
+            if index + 1 >= len(words) or words[index + 1] != "ON_ERROR_STOP=1":
+                return
+            index += 1
+        elif name in _PSQL_SWITCHES and (not equals or value == "ON_ERROR_STOP=1"):
+            pass
+        elif not word.startswith("-") and "dbname" not in flags:
+            flags["dbname"] = word
+        else:
+            return
+        index += 1
+    match = _PSQL_SQL.match(sql or "")
+    if match:
+        result.procedure = match.group(2)
+        result.psql = flags
+        result.program = match.group(2).rpartition(".")[2].strip('"')
+        result.notes.append(f"psql -c {sql!r} became a procedure job (one transaction, the error text "
+                            "in the ledger)")
 
 
 def _segments(tokens: list[Token]) -> list[tuple[list[Token], Token | None]]:

@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from crontabber.crontab_command import Converted, convert
 from crontabber.crontab_parse import CronLine, Crontab, Message, parse_crontab
@@ -77,9 +78,9 @@ def ini_value(text: str) -> str:
         raise Unrepresentable("it contains '%(name)s', which the ini reader would substitute")
     if _BARE.match(text):
         return text
-    for quote in ("'''", '"""'):
-        if quote not in text and not text.endswith(quote[0]):
-            return f"{quote}{text}{quote}"
+    for marks in ("'''", '"""'):
+        if marks not in text and not text.endswith(marks[0]):
+            return f"{marks}{text}{marks}"
     raise Unrepresentable("it contains both ''' and \"\"\", which the ini format cannot quote")
 
 
@@ -107,7 +108,34 @@ def _env_text(env: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _procedure_section(converted: Converted, env: dict[str, str]) -> dict[str, str] | None:
+    """``procedure`` and ``database_url`` from psql's flags and PG* variables, or None to keep psql."""
+    if converted.rc_file or "PGPASSWORD" in env or "PGSERVICE" in env or converted.procedure is None:
+        return None  # the connection depends on what we cannot see (or would put a password in the ini)
+    value = {key: converted.psql.get(key) or env.get(variable, "")
+             for key, variable in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"),
+                                   ("dbname", "PGDATABASE"))}
+    if "=" in value["dbname"] or (value["port"] and not value["port"].isdigit()):
+        return None
+    host = value["host"]
+    url = "postgresql://" + (quote(value["user"], safe="") + "@" if value["user"] else "")
+    url += "" if host.startswith("/") else quote(host, safe="")
+    url += f":{value['port']}" if value["port"] else ""
+    url += "/" + quote(value["dbname"], safe="")
+    url += f"?host={quote(host, safe='')}" if host.startswith("/") else ""
+    section = {"procedure": converted.procedure, "database_url": url}
+    if converted.timeout is not None:
+        section["timeout"] = converted.timeout
+    return section
+
+
 def _section(line: CronLine, converted: Converted) -> dict[str, str]:
+    procedure = _procedure_section(converted, {**line.env, **converted.env})
+    if procedure is not None:
+        return procedure
+    if converted.procedure is not None:
+        converted.notes.pop()  # the psql call stays a shell command
+        converted.program = "psql"
     section: dict[str, str] = {"command": converted.command}
     if converted.shell:
         section["shell"] = "true"
@@ -244,6 +272,10 @@ def _job_named_in(text: str, jobs: list[Job]) -> Job | None:
 
 def _loads_as_intended(job: Job, settings: Any) -> bool:
     loaded = settings.job(job.app_name)
+    if "procedure" in job.section:
+        return (loaded.kind == "procedure" and loaded.entry.schedule_text == job.line.schedule
+                and all(str(loaded.config[key]).strip() == job.section[key]
+                        for key in ("procedure", "database_url")))
     try:
         same = ShellSpec.from_section(loaded.config) == ShellSpec.from_section(job.section)
     except ValueError:

@@ -294,3 +294,23 @@ def test_import_command_api(tmp_path):
     out = io.StringIO()
     assert import_command(SimpleNamespace(args=[str(crontab)], output=None), out, io.StringIO()) == 0
     assert "[[job-x]]" in out.getvalue()
+
+
+def test_psql_calling_one_procedure_becomes_a_procedure_job(tmp_path):
+    settings, _ = imported(tmp_path, """\
+PGHOST=db.internal
+PGUSER=report er
+0 1 * * * psql -X -v ON_ERROR_STOP=1 -d reports -c 'CALL reporting.refresh_views()' >> /var/log/r.log 2>&1
+0 2 * * * psql -h /var/run/postgresql -c 'SELECT "Odd".tidy()'
+0 3 * * * psql -c 'CALL a(); DROP TABLE b'
+PGPASSWORD=secret
+0 4 * * * psql -c 'CALL reporting.refresh_views()'
+""")
+    jobs = {job.app_name: job for job in settings.jobs}
+    assert jobs["refresh_views"].kind == "procedure"
+    assert jobs["refresh_views"].config["procedure"] == "reporting.refresh_views"
+    assert jobs["refresh_views"].config["database_url"] == "postgresql://report%20er@db.internal/reports"
+    assert jobs["tidy"].config["procedure"] == '"Odd".tidy'
+    assert jobs["tidy"].config["database_url"] == "postgresql://report%20er@/?host=%2Fvar%2Frun%2Fpostgresql"
+    assert jobs["psql"].kind == "shell" and jobs["psql-2"].kind == "shell"  # not one call; a password
+    assert "secret" not in jobs["psql-2"].config["command"]
