@@ -65,3 +65,6 @@ def _verbose(settings: Settings, out: TextIO) -> None:
             shown = ", ".join(value) if isinstance(value, tuple) else value
             shown = "-" if shown in (None, "") else shown
             out.write(f"  {key:<22} {shown}  (from {job.provenance.get(key, 'default')})\n")
+        describe = getattr(job.job_class, "describe_config", None)  # shell and procedure jobs
+        for key, shown in describe(job.config, settings) if describe is not None else ():
+            out.write(f"  {key:<22} {shown}\n")

@@ -101,6 +101,18 @@ class ProcedureJob(BaseCronApp):
             return [f"job {cls.app_name!r}: {exc}"]
         return []
 
+    @classmethod
+    def describe_config(cls, section: Mapping[str, Any], settings: Any) -> list[tuple[str, str]]:
+        """(key, value) lines for ``configtest --verbose`` (the URL without its password)."""
+        from crontabber.state import redact_url
+
+        try:
+            url = redact_url(database_url(section, settings.database_url))
+        except ValueError as exc:
+            url = f"none: {exc}"
+        return [("procedure", _scalar(section, "procedure")), ("database_url", url),
+                ("pass_date", "yes" if getattr(cls, "_is_backfill_app", False) else "no")]
+
     def run(self, date: dt.datetime | None = None) -> None:
         """Call the procedure (with ``date`` when given) in one transaction."""
         self._deadline = self._deadline_from_settings()

@@ -211,6 +211,16 @@ class ShellJob(BaseCronApp):
         except ValueError as exc:
             raise ConfigError(f"{where}: job {cls.app_name!r}: {exc}") from None
 
+    @classmethod
+    def describe_config(cls, section: Mapping[str, Any], settings: Any) -> list[tuple[str, str]]:
+        """(key, value) lines for ``configtest --verbose`` (env shows names only: values may be secret)."""
+        spec = ShellSpec.from_section(section)
+        lines = [("argv", shlex.join(spec.full_argv())), ("cwd", spec.cwd or "(the runner's)"),
+                 ("env", ", ".join(spec.env) or "-"), ("output_limit", f"{spec.output_limit} bytes")]
+        if spec.stdin is not None:
+            lines.append(("stdin", f"{len(spec.stdin.encode())} bytes"))
+        return lines
+
     def run(self) -> None:
         """Run the command once; raise on a non-zero exit or a timeout."""
         spec = ShellSpec.from_section(self.config)

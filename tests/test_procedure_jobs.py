@@ -180,3 +180,15 @@ def test_parse_name():
     assert parse_name("Refresh") == (None, "refresh")
     assert parse_name('app."Refresh Views"') == ("app", "Refresh Views")
     assert parse_name('"a""b".c') == ('a"b', "c")
+
+
+def test_configtest_verbose_shows_the_procedure_and_a_redacted_url(harness):
+    import io
+
+    settings = harness.configure("job:proc|1h", sections={"job-proc": {
+        "procedure": "app.refresh", "database_url": "postgresql://app:hunter2@db.internal/app", "pass_date": "on"}})
+    out = io.StringIO()
+    assert configtest.report(settings, out, verbose=True) == 0
+    text = out.getvalue()
+    assert "app.refresh" in text and "db.internal/app" in text and "hunter2" not in text
+    assert "pass_date              yes" in text

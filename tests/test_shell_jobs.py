@@ -212,3 +212,17 @@ def test_with_subprocess_returns_text(harness):
 
     code, out, err = Job({}, None).run_process(["printf", "caf\\351 ok"])
     assert code == 0 and isinstance(out, str) and out == "caf\ufffd ok" and err == ""
+
+
+def test_configtest_verbose_shows_argv_and_env_names_but_not_values(harness, tmp_path):
+    import io
+
+    from crontabber import configtest
+
+    settings = harness.configure("job:job|1h", sections={"job-job": {
+        "command": q("./run.sh 'a b'"), "env": q("TOKEN=s3cret\nMODE=fast"), "nice": "5", "cwd": str(tmp_path)}})
+    out = io.StringIO()
+    assert configtest.report(settings, out, verbose=True) == 0
+    text = out.getvalue()
+    assert "nice -n 5 ./run.sh 'a b'" in text and "TOKEN, MODE" in text and "s3cret" not in text
+    assert str(tmp_path) in text
