@@ -29,6 +29,8 @@ _OPERATORS = ("&&", "||", ";;", ";", "|", "&")
 _REDIRECT = re.compile(r"(\d*)(>>|>&|>\||<&|<<|&>>|&>|>|<)")
 _LOCK_HELPER = re.compile(r"^(?:lock|[\w.-]*[-_]lock)(?:\.sh)?$")
 _UNLOCK_HELPER = re.compile(r"^(?:unlock|[\w.-]*[-_]unlock)(?:\.sh)?$")
+_BUILTINS = {"test", "[", "true", "false", ":", "cd", "echo", "printf", "export", "set", "if", "then", "else",
+             "elif", "fi", "for", "while", "until", "do", "done", "case", "esac", ".", "source", "exit"}
 _INTERPRETERS = {"sh", "bash", "dash", "zsh", "ksh", "python", "python2", "python3", "perl", "php",
                  "ruby", "node", "env", "exec", "sudo", "nohup", "setsid", "chronic"}
 
@@ -450,13 +452,26 @@ def _int(text: str | None) -> int | None:
 
 
 def _program(tokens: list[Token]) -> str:
-    """The word an app name comes from: the program, or the script an interpreter runs."""
-    words = [token.value if token.plain else "" for token in tokens if token.kind == "word"]
-    for index, word in enumerate(words):
-        base = os.path.basename(word)
-        if "=" in word and index == 0:
+    """The word an app name comes from: the first real program (or the script an interpreter runs)."""
+    at_command, after_redirect = True, False
+    for token in tokens:
+        if token.kind != "word":
+            at_command = token.kind == "op" or at_command
+            after_redirect = token.kind == "redirect"
             continue
-        if base in _INTERPRETERS or re.match(r"^python\d", base) or word.startswith("-"):
+        if after_redirect or not token.plain:
+            after_redirect = False
+            continue
+        word = token.value
+        base = os.path.basename(word)
+        if not at_command:
+            continue
+        if re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", word) or word.startswith("-"):
+            continue  # an assignment or an interpreter's option: still looking for the program
+        if base in _INTERPRETERS or re.match(r"^python\d", base):
+            continue
+        if base in _BUILTINS:
+            at_command = False
             continue
         return base
-    return words[0] if words else ""
+    return ""

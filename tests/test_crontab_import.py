@@ -186,7 +186,7 @@ def test_converted_jobs_run_at_the_crontab_instants_for_a_year(tmp_path, zone):
         month = rng.choice(["*", "*", "mar", "oct-dec", "1,4,7,10"])
         dow = rng.choice(["*", "*", "mon-fri", "sun", "0,6", "sat"])
         lines.append(" ".join([minute, hour, dom, month, dow]))
-    crontab = "".join(f"{line} /bin/true\n" for line in lines)
+    crontab = "".join(f"{line} /opt/task\n" for line in lines)
     settings, _ = imported(tmp_path, crontab, zone=zone)
     assert len(settings.jobs) == len(lines)
     tz = zoneinfo.ZoneInfo(zone)
@@ -208,7 +208,7 @@ def test_converted_jobs_run_at_the_crontab_instants_for_a_year(tmp_path, zone):
 
 
 def _number(app_name: str) -> int:
-    return int(app_name.rpartition("-")[2]) if app_name != "true" else 1
+    return int(app_name.rpartition("-")[2]) if app_name != "task" else 1
 
 
 def test_unrepresentable_lines_are_reported_not_mangled(tmp_path):
@@ -314,3 +314,9 @@ PGPASSWORD=secret
     assert jobs["tidy"].config["database_url"] == "postgresql://report%20er@/?host=%2Fvar%2Frun%2Fpostgresql"
     assert jobs["psql"].kind == "shell" and jobs["psql-2"].kind == "shell"  # not one call; a password
     assert "secret" not in jobs["psql-2"].config["command"]
+
+
+def test_app_names_skip_builtins_and_assignments(tmp_path):
+    settings, _ = imported(tmp_path, "0 1 * * * test -e /run/x || MODE=1 /usr/sbin/e2scrub_all -A\n"
+                                     "0 2 * * * pg_dump app | gzip > /backup/app.gz\n")
+    assert sorted(job.app_name for job in settings.jobs) == ["e2scrub_all", "pg_dump"]
