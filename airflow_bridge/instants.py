@@ -27,6 +27,12 @@ def schedule_of(text: str, timezone: str):  # -> FrequencySchedule | CronSchedul
     return parse_schedule(text, zoneinfo.ZoneInfo(timezone))
 
 
+def plain(when: dt.datetime) -> dt.datetime:
+    """``when`` as a stdlib UTC datetime (pendulum's, which Airflow passes, slow cronsim down badly)."""
+    utc = when.astimezone(UTC)
+    return dt.datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=UTC)
+
+
 class Instants:
     """The on-time run instants of ``text`` in ``timezone``; whole-day counts start at ``anchor``."""
 
@@ -38,6 +44,7 @@ class Instants:
     # -- the sequence ------------------------------------------------------------------
     def first_after(self, when: dt.datetime) -> dt.datetime:
         """The first instant strictly after ``when``."""
+        when = plain(when)
         schedule = self.schedule
         if hasattr(schedule, "expression"):
             return next(schedule.instants(when.astimezone(UTC)))
@@ -55,6 +62,7 @@ class Instants:
 
     def last_at_or_before(self, when: dt.datetime) -> dt.datetime | None:
         """The latest instant at or before ``when`` (None when there is none since the anchor)."""
+        when = plain(when)
         schedule = self.schedule
         if hasattr(schedule, "expression"):
             import cronsim

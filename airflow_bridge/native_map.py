@@ -99,18 +99,40 @@ def _procedure_task(job: Any, task_id: str, settings: Any) -> tuple[TaskModel, l
     schema, name = parse_name(str(job.config.get("procedure") or ""))
     target = ".".join(quote_identifier(part) for part in (schema, name) if part is not None)
     pass_date = job.is_backfill
-    sql = f"SELECT {target}(%(date)s)" if pass_date else f"SELECT {target}()"
     conn_id = conn_id_of(settings)
-    notes = [f"runs on the Airflow connection {conn_id!r} (set crontabber.airflow_conn_id to change it)",
-             "called as a function (SELECT); a PROCEDURE (CALL) must stay in bridge mode"]
+    notes = [f"runs on the Airflow connection {conn_id!r} (set crontabber.airflow_conn_id to change it)"]
     if str(job.config.get("database_url") or "").strip():
         notes.append("database_url is not used in native mode: the connection decides the database")
     if job.settings.timeout:
         notes.append("timeout -> execution_timeout only (no statement_timeout in native mode)")
-    args: dict[str, Any] = {"conn_id": conn_id, "sql": sql}
+    statements = [call_block(target, pass_date)]
+    args: dict[str, Any] = {"conn_id": conn_id}
     if pass_date:
+        statements.insert(0, "SELECT set_config('crontabber.run_date', %(date)s, true)")
+        statements[1] = statements[1].replace("%", "%%")
         args["parameters"] = {"date": DATE_TEMPLATE}
+    args["sql"] = statements
     return TaskModel(task_id, "sql", args), notes
+
+
+def call_block(target: str, pass_date: bool) -> str:
+    """A DO block that CALLs a procedure or SELECTs a function (``pg_proc.prokind`` decides, as
+    crontabber's procedure jobs do), with the run's date (``crontabber.run_date``) when asked."""
+    tag = "$crontabber$"
+    while tag in target:
+        tag = tag[:-1] + "_$"
+    argument = "quote_literal(current_setting('crontabber.run_date'))" if pass_date else "''"
+    return "\n".join([
+        f"DO {tag}",
+        "DECLARE",
+        "    target text := " + "'" + target.replace("'", "''") + "';",
+        "    kind \"char\";",
+        "BEGIN",
+        "    SELECT p.prokind INTO kind FROM pg_proc p WHERE p.oid = to_regproc(target);",
+        f"    EXECUTE CASE WHEN kind = 'p' THEN 'CALL ' ELSE 'SELECT ' END || target || '(' || {argument} || ')';",
+        "END",
+        tag,
+    ])
 
 
 def conn_id_of(settings: Any) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow_bridge.model import DagModel, ScheduleSpec, TaskModel
 from airflow_bridge.native_map import BASE_TEMPLATE
-from airflow_bridge.source import Code, call, duration, literal, text_literal
+from airflow_bridge.source import Code, call, duration, literal, text_literal  # noqa: F401
 
 OPERATORS = {
     "job": ("airflow_bridge.operators", "CrontabberJobOperator"),
@@ -95,7 +95,7 @@ def task_code(task: TaskModel, imports: Imports, depth: int) -> str:
                    ("skip_on_exit_code", None)]
     elif task.kind == "sql":
         wrap = imports.add("airflow.sdk", "literal")
-        kwargs += [("conn_id", args["conn_id"]), ("sql", Code(f"{wrap}({text_literal(args['sql'])})"))]
+        kwargs += [("conn_id", args["conn_id"]), ("sql", Code(f"{wrap}({literal(args['sql'], depth + 1)})"))]
         if "parameters" in args:
             kwargs.append(("parameters", args["parameters"]))
     elif task.kind == "external_sensor":
