@@ -190,12 +190,12 @@ def _group_running(pgid: int, proc: subprocess.Popen | None = None) -> bool:
     if proc is not None:
         proc.poll()  # reap our own child, so it does not count as a member
     try:
+        os.killpg(pgid, 0)  # the cheap answer when the group is empty (the usual case)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
         entries = os.listdir("/proc")
-    except OSError:  # no /proc: ask the kernel whether the group exists at all
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
+    except OSError:  # no /proc: a group that exists counts as running
         return True
     for entry in entries:
         if not entry.isdigit():
