@@ -115,7 +115,8 @@ class ProcedureJob(BaseCronApp):
 
     def run(self, date: dt.datetime | None = None) -> None:
         """Call the procedure (with ``date`` when given) in one transaction."""
-        self._deadline = self._deadline_from_settings()
+        if not hasattr(self, "_deadline"):  # one deadline for the whole run, every backfill date included
+            self._deadline = self._deadline_from_settings()
         connection = self._connect()
         try:
             self._call(connection, date)

@@ -18,6 +18,7 @@ import os
 import selectors
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -75,8 +76,9 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str |
     deadline = time.monotonic() + timeout if timeout else None
     output, errors = Tail(output_limit), Tail(STDERR_TAIL)
     timed_out = False
+    feeder = threading.Thread(target=_feed, args=(proc, stdin), daemon=True)  # a full pipe must not
+    feeder.start()  # block us past the deadline: the command may never read its input
     try:
-        _feed(proc, stdin)
         timed_out = _pump(proc, output, errors, deadline)
     finally:
         if timed_out or proc.poll() is None:
@@ -84,6 +86,7 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str |
         else:
             kill_group(proc.pid, None)  # leftovers of a command that exited on its own
         proc.wait()
+        feeder.join()
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
@@ -94,13 +97,13 @@ def _feed(proc: subprocess.Popen, stdin: bytes | None) -> None:
     if proc.stdin is None:
         return
     try:
-        proc.stdin.write(stdin or b"")  # small (a crontab line's % text): a pipe holds it
-    except BrokenPipeError:
+        proc.stdin.write(stdin or b"")
+    except (BrokenPipeError, OSError):
         pass
     finally:
         try:
             proc.stdin.close()
-        except BrokenPipeError:
+        except (BrokenPipeError, OSError):
             pass
 
 

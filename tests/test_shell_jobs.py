@@ -226,3 +226,11 @@ def test_configtest_verbose_shows_argv_and_env_names_but_not_values(harness, tmp
     text = out.getvalue()
     assert "nice -n 5 ./run.sh 'a b'" in text and "TOKEN, MODE" in text and "s3cret" not in text
     assert str(tmp_path) in text
+
+
+def test_a_large_stdin_the_command_never_reads_cannot_block_the_timeout(harness, tmp_path):
+    big = "x" * 300_000
+    result = run_shell(harness, command=q("sleep 30"), stdin=q(big), timeout="1")
+    assert result.outcome is Outcome.TIMED_OUT
+    result = run_shell(harness, name="reader", command="wc -c", stdin=q(big))
+    assert harness.logs("reader")[0].output.strip() == str(len(big))
