@@ -37,18 +37,13 @@ def airflow_home() -> Path:
     return home
 
 
-@pytest.fixture(scope="session")
-def airflow_dags() -> Path:
-    """The dags folder of the session's Airflow home (emptied by each test that uses it)."""
-    return airflow_home() / "dags"
-
-
 @pytest.fixture
-def dags_folder(airflow_dags: Path) -> Path:
-    """The dags folder, empty at the start of the test."""
-    for path in airflow_dags.glob("*.py"):
+def dags_folder() -> Path:
+    """The dags folder of the session's Airflow home, empty at the start of the test."""
+    folder = airflow_home() / "dags"
+    for path in folder.glob("*.py"):
         path.unlink()
-    return airflow_dags
+    return folder
 
 
 def write_ini(folder: Path, jobs: str, options: str = "", sections: str = "") -> Path:
