@@ -234,3 +234,16 @@ def test_a_large_stdin_the_command_never_reads_cannot_block_the_timeout(harness,
     assert result.outcome is Outcome.TIMED_OUT
     result = run_shell(harness, name="reader", command="wc -c", stdin=q(big))
     assert harness.logs("reader")[0].output.strip() == str(len(big))
+
+
+@pytest.mark.parametrize("name", ["x$(touch PWNED)", "y`touch PWNED`", "z'q\"", "ünï-名前"])
+def test_hostile_app_names_are_only_names(harness, tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    try:
+        result = run_shell(harness, name=name, command="pwd", cwd=str(tmp_path))
+    except ConfigError as exc:  # the ini format may refuse the name: it must say so, not run it
+        assert "PWNED" not in os.listdir(tmp_path), exc
+        return
+    assert result.outcome is Outcome.SUCCEEDED
+    assert harness.logs(name)[0].output.strip() == str(tmp_path)
+    assert "PWNED" not in os.listdir(tmp_path)
