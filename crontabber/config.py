@@ -51,6 +51,8 @@ GLOBAL_OPTIONS: tuple[tuple[str, str, str, bool], ...] = (
     ("overdue_critical", "", "Nagios CRITICAL when a job is this late (empty: off)", True),
     ("tags", "", "default Airflow tags for exported DAGs", True),
     ("owner", "", "default owner for exported DAGs", True),
+    ("airflow_conn_id", "crontabber_postgres", "Airflow connection id of procedure jobs exported "
+                                               "with export-dags --mode native", True),
     ("job_state_db_class", "crontabber.app.JobStateDatabase", "0.18.1 option, not used", False),
     ("database_class", "crontabber.connection_factory.ConnectionFactory", "0.18.1 option", False),
     ("transaction_executor_class", "crontabber.transaction_executor.TransactionExecutor",
