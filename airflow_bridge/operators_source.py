@@ -37,9 +37,13 @@ class Imports:
         out = ["from __future__ import annotations", ""]
         if self.modules:
             out += [f"import {module}" for module in sorted(self.modules)] + [""]
-        out += [f"from {module} import {', '.join(sorted(names, key=_isort_key))}"
-                for module, names in sorted(self.names.items())]
-        return out
+        third_party = {module: names for module, names in self.names.items() if not module.startswith("airflow_bridge")}
+        ours = {module: names for module, names in self.names.items() if module.startswith("airflow_bridge")}
+        for group in (third_party, ours):
+            if group:
+                out += [f"from {module} import {', '.join(sorted(names, key=_isort_key))}"
+                        for module, names in sorted(group.items())] + [""]
+        return out[:-1]
 
 
 def _isort_key(name: str) -> tuple[int, str]:
@@ -95,7 +99,7 @@ def task_code(task: TaskModel, imports: Imports, depth: int) -> str:
                    ("skip_on_exit_code", None)]
     elif task.kind == "sql":
         wrap = imports.add("airflow.sdk", "literal")
-        kwargs += [("conn_id", args["conn_id"]), ("sql", Code(f"{wrap}({literal(args['sql'], depth + 1)})"))]
+        kwargs += [("conn_id", args["conn_id"]), ("sql", Code(call(wrap, [], depth + 1, positional=[args["sql"]])))]
         if "parameters" in args:
             kwargs.append(("parameters", args["parameters"]))
     elif task.kind == "external_sensor":

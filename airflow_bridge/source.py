@@ -23,20 +23,21 @@ class Code(str):
 
 
 def text_literal(value: str) -> str:
-    """A double-quoted Python string literal of ``value`` (escapes like ``repr``)."""
-    out = ['"']
+    """A Python string literal of ``value``: double-quoted unless that needs more escapes (as ruff)."""
+    quote = "'" if '"' in value and "'" not in value else '"'
+    out = [quote]
     for char in value:
         if char == "\\":
             out.append("\\\\")
-        elif char == '"':
-            out.append('\\"')
+        elif char == quote:
+            out.append("\\" + quote)
         elif char in "\n\r\t":
             out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[char])
         elif char.isprintable():
             out.append(char)
         else:
             out.append(repr(char)[1:-1])
-    out.append('"')
+    out.append(quote)
     literal_text = "".join(out)
     assert ast.literal_eval(literal_text) == value
     return literal_text
@@ -44,7 +45,7 @@ def text_literal(value: str) -> str:
 
 def comment_text(value: str) -> str:
     """``value`` safe inside a ``#`` comment: control characters and line breaks escaped."""
-    return text_literal(value)[1:-1].replace('\\"', '"')
+    return text_literal(value)[1:-1].replace('\\"', '"').replace("\\'", "'")
 
 
 def literal(value: Any, depth: int = 1) -> str:
@@ -151,7 +152,8 @@ def render(model: DagModel) -> str:
     imports.add("airflow.sdk", "DAG")
     if "datetime." in "\n".join(body):
         imports.add("datetime")
-    parts = ["\n".join(header(model)), '"""A crontabber job as an Airflow DAG (generated)."""',
+    parts = ["\n".join(header(model) + ["# ruff: noqa: E501  (long lines are data)"]),
+             '"""A crontabber job as an Airflow DAG (generated)."""',
              "\n".join(imports.lines()), "\n".join(body)]
     return "\n\n".join(parts[:2]) + "\n\n" + parts[2] + "\n\n" + parts[3] + "\n"
 

@@ -77,6 +77,7 @@ def main() -> None:
     generated = export(settings, "bridge", ["after-hello"]).files["after-hello.py"]
     t0 = time.perf_counter()
     import airflow.sdk  # noqa: F401  (warm: what every parse shares)
+
     import airflow_bridge.operators  # noqa: F401
     import airflow_bridge.sensors  # noqa: F401
     warm = time.perf_counter() - t0

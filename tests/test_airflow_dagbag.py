@@ -207,3 +207,28 @@ def test_check_flag_on_the_examples(tmp_path):
                 io.StringIO(), err)
     assert code == 2 and "broken on purpose" in err.getvalue() and "stale: zz_broken.py" in err.getvalue()
     assert Path(broken).exists()
+
+
+def test_without_catchup_a_missed_instant_runs_once_and_never_before_start_date():
+    """As a cron runner that was down: after a gap, only the latest missed instant runs."""
+    import pendulum
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    from airflow_bridge.timetables import CrontabberTimetable
+
+    timetable = CrontabberTimetable("30 2 * * *", "Europe/Berlin")
+    now = dt.datetime.now(UTC)
+    long_ago = pendulum.instance(now - dt.timedelta(days=10))
+    restriction = TimeRestriction(earliest=long_ago, latest=None, catchup=False)
+    info = timetable.next_dagrun_info(last_automated_data_interval=DataInterval.exact(long_ago),
+                                      restriction=restriction)
+    latest = timetable.instants.last_at_or_before(now)
+    assert info.logical_date == latest and latest > now - dt.timedelta(days=1, hours=2)
+    future = pendulum.instance(now + dt.timedelta(days=30))
+    info = timetable.next_dagrun_info(last_automated_data_interval=None,
+                                      restriction=TimeRestriction(earliest=future, latest=None, catchup=False))
+    assert info.logical_date >= future
+    assert timetable.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=None, latest=pendulum.instance(now - dt.timedelta(days=1)),
+                                    catchup=False)) is None

@@ -62,3 +62,16 @@ def test_both_modes_of_the_examples_are_there():
 @pytest.mark.skipif(not SOURCES["legacy"].exists(), reason="legacy_scripts/crontabber.ini has not landed")
 def test_legacy_scripts_are_exported():
     assert list((REPO / "dags" / "bridge" / "legacy").glob("*.py"))
+
+
+def test_generated_files_are_ruff_formatted_and_clean():
+    import shutil
+    import subprocess
+    import sys
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed")
+    for args in (["format", "--check"], ["check"]):
+        done = subprocess.run([ruff, *args, "dags"], cwd=REPO, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr

@@ -6,6 +6,7 @@
 # Notes:
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
 # - retries = 1: as many retry delays as fit in one interval (300 s); set max_retries to choose
+# ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.sdk import DAG, DeltaTriggerTimetable
+
 from airflow_bridge.operators import CrontabberJobOperator
 from airflow_bridge.sensors import LedgerSensor
 

@@ -7,6 +7,7 @@
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
 # - retry_backoff -> retry_exponential_backoff: Airflow adds up to 100% jitter to each delay
 # - nagios_critical_after is not an Airflow setting: crontabber nagios keeps checking it through the ledger
+# ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.sdk import DAG, DeltaTriggerTimetable
+
 from airflow_bridge.operators import CrontabberJobOperator
 
 with DAG(

@@ -8,6 +8,7 @@
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
 # - backfill job: catchup turns on once on_airflow_since gives the DAG its start_date
 # - retries = 288: as many retry delays as fit in one interval (86400 s); set max_retries to choose
+# ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.sdk import DAG, DeltaTriggerTimetable
+
 from airflow_bridge.operators import CrontabberJobOperator
 
 with DAG(

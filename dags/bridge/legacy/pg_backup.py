@@ -7,6 +7,7 @@
 # - '15 2 * * *' in Europe/Berlin: CronTriggerTimetable would not fire when cron does (DST days or extended syntax), so it uses CrontabberTimetable (the crontabber Airflow plugin must be installed)
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
 # - retries = 288: as many retry delays as fit in one interval (86400 s); set max_retries to choose
+# ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.sdk import DAG
+
 from airflow_bridge.operators import CrontabberJobOperator
 from airflow_bridge.timetables import CrontabberTimetable
 

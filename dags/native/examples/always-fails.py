@@ -7,6 +7,7 @@
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
 # - retry_backoff -> retry_exponential_backoff: Airflow adds up to 100% jitter to each delay
 # - nagios_critical_after is not an Airflow setting: native DAGs write no ledger: use Airflow's own alerting
+# ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""
 
@@ -16,6 +17,7 @@ import datetime
 
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, DeltaTriggerTimetable
+
 from airflow_bridge.runtime import run_native_job
 
 with DAG(

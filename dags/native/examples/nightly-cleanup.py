@@ -6,6 +6,7 @@
 # Notes:
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
 # - retries = 288: as many retry delays as fit in one interval (86400 s); set max_retries to choose
+# ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""
 
@@ -15,6 +16,7 @@ import datetime
 
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, CronTriggerTimetable
+
 from airflow_bridge.runtime import run_native_job
 
 with DAG(

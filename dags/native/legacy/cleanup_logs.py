@@ -7,6 +7,7 @@
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
 # - retries = 288: as many retry delays as fit in one interval (86400 s); set max_retries to choose
 # - output_limit is not used: Airflow keeps the whole task log
+# ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""
 
@@ -34,7 +35,7 @@ with DAG(
 ) as dag:
     job = BashOperator(
         task_id="cleanup_logs",
-        bash_command="base=\"$CRONTABBER_BASE_VARIABLE\"; if [ -z \"$base\" ]; then base=\"$CRONTABBER_BASE\"; fi; if [ -n \"$base\" ]; then cd \"$base\" || exit 1; fi; cd \"$CRONTABBER_CWD\" || exit 1; exec \"$CRONTABBER_ARGV_0\" \"$CRONTABBER_ARGV_1\" \"$CRONTABBER_ARGV_2\" \"$CRONTABBER_ARGV_3\" \"$CRONTABBER_ARGV_4\" \"$CRONTABBER_ARGV_5\" \"$CRONTABBER_ARGV_6\" \"$CRONTABBER_ARGV_7\" \"$CRONTABBER_ARGV_8\" \"$CRONTABBER_ARGV_9\" ",
+        bash_command='base="$CRONTABBER_BASE_VARIABLE"; if [ -z "$base" ]; then base="$CRONTABBER_BASE"; fi; if [ -n "$base" ]; then cd "$base" || exit 1; fi; cd "$CRONTABBER_CWD" || exit 1; exec "$CRONTABBER_ARGV_0" "$CRONTABBER_ARGV_1" "$CRONTABBER_ARGV_2" "$CRONTABBER_ARGV_3" "$CRONTABBER_ARGV_4" "$CRONTABBER_ARGV_5" "$CRONTABBER_ARGV_6" "$CRONTABBER_ARGV_7" "$CRONTABBER_ARGV_8" "$CRONTABBER_ARGV_9" ',
         env={
             "BACKUP_DIR": literal("/var/backups/postgres"),
             "KEEP": literal("7"),
@@ -47,7 +48,7 @@ with DAG(
             "CRONTABBER_ARGV_2": literal("3"),
             "CRONTABBER_ARGV_3": literal("/bin/sh"),
             "CRONTABBER_ARGV_4": literal("-c"),
-            "CRONTABBER_ARGV_5": literal(". \"$1\" && shift && exec \"$@\""),
+            "CRONTABBER_ARGV_5": literal('. "$1" && shift && exec "$@"'),
             "CRONTABBER_ARGV_6": literal("sh"),
             "CRONTABBER_ARGV_7": literal("./legacy.rc"),
             "CRONTABBER_ARGV_8": literal("./cleanup_logs.sh"),

@@ -8,6 +8,7 @@
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
 # - retries = 288: as many retry delays as fit in one interval (86400 s); set max_retries to choose
 # - output_limit is not used: Airflow keeps the whole task log
+# ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""
 
@@ -17,6 +18,7 @@ import datetime
 
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG, literal
+
 from airflow_bridge.timetables import CrontabberTimetable
 
 with DAG(
@@ -36,7 +38,7 @@ with DAG(
 ) as dag:
     job = BashOperator(
         task_id="pg_backup",
-        bash_command="base=\"$CRONTABBER_BASE_VARIABLE\"; if [ -z \"$base\" ]; then base=\"$CRONTABBER_BASE\"; fi; if [ -n \"$base\" ]; then cd \"$base\" || exit 1; fi; cd \"$CRONTABBER_CWD\" || exit 1; exec \"$CRONTABBER_ARGV_0\" \"$CRONTABBER_ARGV_1\" \"$CRONTABBER_ARGV_2\" \"$CRONTABBER_ARGV_3\" ",
+        bash_command='base="$CRONTABBER_BASE_VARIABLE"; if [ -z "$base" ]; then base="$CRONTABBER_BASE"; fi; if [ -n "$base" ]; then cd "$base" || exit 1; fi; cd "$CRONTABBER_CWD" || exit 1; exec "$CRONTABBER_ARGV_0" "$CRONTABBER_ARGV_1" "$CRONTABBER_ARGV_2" "$CRONTABBER_ARGV_3" ',
         env={
             "BACKUP_DIR": literal("/var/backups/postgres"),
             "KEEP": literal("7"),

@@ -8,6 +8,7 @@
 # - retries = 3: as many retry delays as fit in one interval (900 s); set max_retries to choose
 # - runs on the Airflow connection 'crontabber_postgres' (set crontabber.airflow_conn_id to change it)
 # - database_url is not used in native mode: the connection decides the database
+# ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""
 
@@ -36,7 +37,9 @@ with DAG(
     job = SQLExecuteQueryOperator(
         task_id="refresh_views",
         conn_id="crontabber_postgres",
-        sql=literal([
-            "DO $crontabber$\nDECLARE\n    target text := '\"reporting\".\"refresh_views\"';\n    kind \"char\";\nBEGIN\n    SELECT p.prokind INTO kind FROM pg_proc p WHERE p.oid = to_regproc(target);\n    EXECUTE CASE WHEN kind = 'p' THEN 'CALL ' ELSE 'SELECT ' END || target || '(' || '' || ')';\nEND\n$crontabber$",
-        ]),
+        sql=literal(
+            [
+                "DO $crontabber$\nDECLARE\n    target text := '\"reporting\".\"refresh_views\"';\n    kind \"char\";\nBEGIN\n    SELECT p.prokind INTO kind FROM pg_proc p WHERE p.oid = to_regproc(target);\n    EXECUTE CASE WHEN kind = 'p' THEN 'CALL ' ELSE 'SELECT ' END || target || '(' || '' || ')';\nEND\n$crontabber$",
+            ],
+        ),
     )
