@@ -252,3 +252,45 @@ def test_a_native_bash_dag_runs_a_legacy_script(setup, tmp_path, monkeypatch):
     ledger = ledger_of(settings)
     assert ledger.load_all() == {}  # native mode writes no ledger
     ledger.close()
+
+
+def test_native_procedure_dags_call_procedures_and_functions(setup, monkeypatch):
+    """SQLExecuteQueryOperator on a connection: CALL for a procedure, SELECT for a function with the date."""
+    import uuid
+
+    import psycopg2
+
+    configure, recorded, folder = setup
+    dsn = os.environ.get("CRONTABBER_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+    schema = f"af_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(dsn, connect_timeout=10)
+    admin.autocommit = True
+    cursor = admin.cursor()
+    cursor.execute(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.marks (note text);"
+                   f"CREATE PROCEDURE {schema}.mark() LANGUAGE sql AS $$ INSERT INTO {schema}.marks VALUES ('call') $$;"
+                   f"CREATE FUNCTION {schema}.mark_date(d date) RETURNS void LANGUAGE sql "
+                   f"AS $$ INSERT INTO {schema}.marks VALUES (d::text) $$;")
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_CRONTABBER_POSTGRES", dsn)
+        settings = configure("job:proc_call|1h\njob:proc_date|1d|03:00", f"""
+            [[job-proc_call]]
+            procedure = {schema}.mark
+            database_url = {dsn}
+            max_retries = 0
+            [[job-proc_date]]
+            procedure = {schema}.mark_date
+            pass_date = true
+            database_url = {dsn}
+            max_retries = 0
+            on_airflow_since = 2026-03-01T03:00:00Z
+        """, options="timezone = Europe/Berlin\nerror_retry_time = 1\n")
+        assert deploy(settings, folder, "proc_call", mode="native").test().state == "success"
+        dag = deploy(settings, folder, "proc_date", mode="native")
+        assert type(dag.task_dict["proc_date"]).__name__ == "SQLExecuteQueryOperator"
+        when = dt.datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 03:00 in Berlin
+        assert dag.test(logical_date=when).state == "success"
+        cursor.execute(f"SELECT note FROM {schema}.marks ORDER BY note")
+        assert [row[0] for row in cursor.fetchall()] == ["2026-03-02", "call"]
+    finally:
+        cursor.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
