@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from crontabber.execution import Failure
 from crontabber.jobs import JobDefinition
 from crontabber.state import JobState
+
+if TYPE_CHECKING:  # execution imports multiprocessing, which list and Nagios never need
+    from crontabber.execution import Failure
 
 
 def is_due(job: JobDefinition, state: JobState | None, now: dt.datetime) -> bool:

@@ -2,8 +2,9 @@
 
 The ledger is read once per tick; each job that runs costs a lock, a re-read of
 its row and its parents' rows, an "ongoing" write, one write per completed date
-and one final write. Independent jobs may run in parallel (``max_workers``); a
-child due in the same tick waits for its parents' results.
+of a backfill job and one final write (which carries a plain job's log row).
+Independent jobs may run in parallel (``max_workers``); a child due in the same
+tick waits for its parents' results.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from crontabber.clock import Clock
 from crontabber.config import Settings
 from crontabber.errors import UsageError
-from crontabber.execution import Failure, execute
 from crontabber.jobs import JobDefinition
 from crontabber.outcomes import Outcome
 from crontabber.rules import after_failure, after_success, dependency_problem, is_due, is_on_airflow
 from crontabber.state import JobState, Ledger, LogEntry
+
+if TYPE_CHECKING:
+    from crontabber.execution import Failure
 
 log = logging.getLogger("crontabber")
 
@@ -86,6 +90,8 @@ class Runner:
             def one_date() -> list[dt.datetime]:
                 instance._run_proxy(when)
                 return [when]
+
+            from crontabber.execution import execute  # only when a job runs (multiprocessing)
 
             failure = execute(one_date, lambda _when: None, _fork_timeout(job))
             duration = time.monotonic() - t0
@@ -228,22 +234,32 @@ class Runner:
             instance = self._instance(job, state, started)
             return instance.main() if only_date is None else _one_date(instance, only_date)
 
+        pending: LogEntry | None = None  # a plain job's success travels with its final row
+
         def record(when: dt.datetime) -> None:
-            nonlocal row, t0
+            nonlocal row, t0, pending
             duration = time.monotonic() - t0
             row = row.but(last_success=max(filter(None, (row.last_success, when))))
-            self.ledger.save(row, LogEntry(name, self.clock.now(), duration, Outcome.SUCCEEDED,
-                                           success=when, output=_output(instance)))
+            entry = LogEntry(name, self.clock.now(), duration, Outcome.SUCCEEDED, success=when,
+                             output=_output(instance))
+            if job.is_backfill:  # each completed date at once: a killed runner does not repeat it
+                self.ledger.save(row, entry)
+            else:
+                pending = entry
             dates.append(when)
             t0 = time.monotonic()
+
+        from crontabber.execution import execute  # only when a job runs (multiprocessing)
 
         failure = execute(run_dates, record, _fork_timeout(job))
         last_date = dates[-1] if dates else None
         if failure is None:
             final = after_success(job, row, started, last_date)
-            self.ledger.save(final)
+            self.ledger.save(final, pending)
             self._remember(final)
             return JobResult(name, Outcome.SUCCEEDED, dates=dates)
+        if pending is not None:
+            self.ledger.save(row, pending)
         outcome = Outcome.TIMED_OUT if failure.timed_out else Outcome.FAILED
         final = after_failure(job, row, started, last_date, failure)
         self.ledger.save(final, self._failure_log(job, self.clock.now(), time.monotonic() - t0,

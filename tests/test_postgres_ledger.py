@@ -192,7 +192,7 @@ def statements_of(runner: Runner, action) -> list[str]:
     return list(CountingCursor.sent)
 
 
-def test_a_job_run_costs_six_statements(pg_url, tmp_path):
+def test_a_job_run_costs_five_statements(pg_url, tmp_path):
     harness = Harness(tmp_path, FrozenClock(NOW), database_url=pg_url)
     settings = harness.configure([f"{J}FooJob|1h", f"{J}BrokenJob|1h", f"{J}BackfillJob|1d"])
     ledger = open_ledger(pg_url, connection_factory=CountingConnection)
@@ -200,16 +200,17 @@ def test_a_job_run_costs_six_statements(pg_url, tmp_path):
         runner = Runner(settings, ledger, harness.clock)
         sent = statements_of(runner, lambda r: r.tick())
         # one read of the whole ledger, then per job: lock, re-read of its row and its parents'
-        # rows, "ongoing", the success with its log row, the final row, unlock; a failure has
-        # no success row (backfill, foo: 6 each; broken: 5)
-        assert len(sent) == 1 + 6 + 5 + 6, sent
+        # rows, "ongoing", the final row (with a plain job's log row), unlock; a backfill job
+        # writes each completed date with its log row before the final row (backfill: 6;
+        # foo, broken: 5 each)
+        assert len(sent) == 1 + 6 + 5 + 5, sent
         assert sent[0].startswith("SELECT app_name") and sent[1:7] == [
             "SELECT pg_try_advisory_lock(%s)", sent[2], sent[3], sent[4], sent[5],
-            "SELECT pg_advisory_unlock(%s)"]
+            "SELECT pg_advisory_unlock(%s)"]  # BackfillJob sorts first
         assert statements_of(runner, lambda r: r.tick()) == sent[:1]  # nothing due: one statement
         harness.clock.advance(hours=1)
         # --job reads its rows once more before locking
-        assert len(statements_of(runner, lambda r: r.run_job("foo"))) == 1 + 6
+        assert len(statements_of(runner, lambda r: r.run_job("foo"))) == 1 + 5
         harness.clock.advance(days=3)
         backfill = statements_of(runner, lambda r: r.run_job("backfill"))
         assert len(backfill) == 1 + 5 + 3  # one more statement per completed date
