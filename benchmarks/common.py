@@ -230,7 +230,7 @@ def machine() -> str:
         pass
     return (f"{dt.date.today().isoformat()}; {os.cpu_count()} cores ({cpu}); "
             f"{platform.system()} {platform.release()}; Python {platform.python_version()}; "
-            f"{postgres_version()}")
+            f"{postgres_version()}; load average {os.getloadavg()[0]:.2f}")
 
 
 def base_parser(description: str, repeats: int = 7) -> argparse.ArgumentParser:
