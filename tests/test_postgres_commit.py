@@ -1,4 +1,4 @@
-"""The PostgreSQL ledger session commits without waiting for a disk flush, unless told to."""
+"""The PostgreSQL ledger session keeps the server's durable commits unless the URL or PGOPTIONS opts out."""
 
 from __future__ import annotations
 
@@ -26,20 +26,20 @@ def session_setting(url: str, name: str) -> str:
         ledger.close()
 
 
-def test_the_ledger_session_does_not_wait_for_the_disk(pg_url, monkeypatch):
+def test_the_ledger_session_waits_for_the_disk_by_default(pg_url, monkeypatch):
     monkeypatch.delenv("PGOPTIONS", raising=False)
-    assert session_setting(pg_url, "synchronous_commit") == "off"
+    assert session_setting(pg_url, "synchronous_commit") == "on"
 
 
-def test_the_url_can_keep_synchronous_commits(pg_url):
-    url = f"{pg_url}?options={quote('-c synchronous_commit=on')}"
-    assert session_setting(url, "synchronous_commit") == "on"
+def test_the_url_can_opt_out_of_flushed_commits(pg_url):
+    url = f"{pg_url}?options={quote('-c synchronous_commit=off')}"
+    assert session_setting(url, "synchronous_commit") == "off"
 
 
 def test_other_url_options_are_kept(pg_url):
     url = f"{pg_url}?options={quote('-c lock_timeout=7s')}"
     assert session_setting(url, "lock_timeout") == "7s"
-    assert session_setting(url, "synchronous_commit") == "off"
+    assert session_setting(url, "synchronous_commit") == "on"
 
 
 def test_pgoptions_is_honoured(pg_url, monkeypatch):
@@ -47,4 +47,4 @@ def test_pgoptions_is_honoured(pg_url, monkeypatch):
     assert session_setting(pg_url, "synchronous_commit") == "local"
     monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=3s")
     assert session_setting(pg_url, "lock_timeout") == "3s"
-    assert session_setting(pg_url, "synchronous_commit") == "off"
+    assert session_setting(pg_url, "synchronous_commit") == "on"
