@@ -24,3 +24,15 @@ def calls():
 @pytest.fixture
 def harness(crontabber_harness):
     return crontabber_harness
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request, tmp_path):
+    """A fresh ledger URL on each store: a SQLite file, or a temporary PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    else:
+        from tests.pg_support import temp_database
+
+        with temp_database() as url:
+            yield url

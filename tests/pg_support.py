@@ -144,3 +144,11 @@ def crontabber(ini: Path, *args: str, calls: Path | None = None, release: Path |
     return subprocess.Popen([sys.executable, "-m", "crontabber", f"--admin.conf={ini}", *args],
                             cwd=str(REPO), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, **popen)
+
+
+def write_ini(folder: Path, url: str, jobs: list[str]) -> Path:
+    """A minimal crontabber.ini in ``folder`` for ``jobs`` on the ledger at ``url``."""
+    ini = folder / "crontabber.ini"
+    lines = "\n".join(f"    {job}" for job in jobs)
+    ini.write_text(f"[crontabber]\ndatabase_url = {url}\njobs = '''\n{lines}\n'''\n")
+    return ini

@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 
 from crontabber.state import JobState, open_ledger
-from tests.pg_support import PrivateCluster, crontabber, execute, free_port, temp_database, wait_for, with_database
+from tests.pg_support import (
+    PrivateCluster,
+    crontabber,
+    execute,
+    free_port,
+    temp_database,
+    wait_for,
+    with_database,
+    write_ini,
+)
 from tests.runner_jobs import read_calls
 
 J = "tests.runner_jobs."
@@ -23,20 +32,6 @@ UTC = dt.timezone.utc
 SECRET = "s3cr3t-Pa55"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    else:
-        with temp_database() as url:
-            yield url
-
-
-def write_ini(folder: Path, url: str, jobs: list[str]) -> Path:
-    ini = folder / "crontabber.ini"
-    lines = "\n".join(f"    {job}" for job in jobs)
-    ini.write_text(f"[crontabber]\ndatabase_url = {url}\njobs = '''\n{lines}\n'''\n")
-    return ini
 
 
 def events(calls: Path, event: str, app: str) -> list[str]:

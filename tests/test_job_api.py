@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 
 from crontabber.outcomes import Outcome
-from tests.pg import scratch_database
+from tests.pg_support import temp_database
 
 L = "tests.legacy_0_18_1_jobs."
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def notes_db():
-    with scratch_database() as url:
+    with temp_database() as url:
         conn = psycopg2.connect(url)
         conn.cursor().execute("CREATE TABLE api_notes (note text)")
         conn.commit()

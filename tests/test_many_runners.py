@@ -10,30 +10,14 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from crontabber.state import open_ledger
-from tests.pg_support import crontabber, temp_database
+from tests.pg_support import crontabber, write_ini
 from tests.runner_jobs import COUNT, counting_jobs_list, parent_of, read_calls
 
 RUNNERS = 8
 TICKS = 3
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    else:
-        with temp_database() as url:
-            yield url
-
-
-def write_ini(folder: Path, url: str, jobs: list[str]) -> Path:
-    ini = folder / "crontabber.ini"
-    lines = "\n".join(f"    {job}" for job in jobs)
-    ini.write_text(f"[crontabber]\ndatabase_url = {url}\njobs = '''\n{lines}\n'''\n")
-    return ini
 
 
 def tick_together(ini: Path, calls: Path) -> list[tuple[int, str]]:
