@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TextIO
 
 from crontabber.clock import SystemClock
-from crontabber.config import Settings, load_settings, parse_instant
+from crontabber.config import Settings, load_settings
 from crontabber.errors import UsageError
+from crontabber.options import parse_instant
 from crontabber.outcomes import Outcome
 from crontabber.state import Ledger, open_ledger
 

@@ -1,0 +1,76 @@
+"""Where configuration values come from: the ini file (with line numbers), the environment
+and the command line, so every setting can say its source (``configtest --verbose``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from crontabber.options import KNOWN_ROOTS
+
+
+class Sources:
+    """The raw values of each source, to tell where an option's value came from."""
+
+    def __init__(self, conf_path: Path | None, environ: Mapping[str, str], overrides: Mapping[str, str]):
+        self.conf_path = conf_path
+        self.ini_lines: dict[str, int] = scan_ini(conf_path) if conf_path else {}
+        self.env_names: dict[str, str] = {}
+        self.env: dict[str, str] = {}
+        for name, value in environ.items():
+            if "__" in name and name != name.upper():
+                dotted = name.replace("__", ".")
+                if dotted.split(".", 1)[0] in KNOWN_ROOTS:
+                    self.env[dotted] = value
+                    self.env_names[dotted] = name
+        self.overrides = dict(overrides)
+
+    def of(self, key: str) -> str | None:
+        """Where ``key`` was set, or None when it has its default."""
+        if key in self.overrides:
+            return f"command line --{key}"
+        if key in self.env:
+            return f"environment {self.env_names[key]}"
+        if key in self.ini_lines:
+            return f"{self.conf_path}:{self.ini_lines[key]}"
+        return None
+
+    def has_section(self, dotted: str) -> bool:
+        prefix = dotted + "."
+        return any(key.startswith(prefix) for source in (self.ini_lines, self.env, self.overrides)
+                   for key in source)
+
+    def configman_sources(self) -> list[Any]:
+        sources: list[Any] = [str(self.conf_path)] if self.conf_path else []
+        return sources + [dict(self.env), dict(self.overrides)]
+
+
+def scan_ini(path: Path) -> dict[str, int]:
+    """dotted key -> line number, for an ini file in configman's nested-section format."""
+    lines: dict[str, int] = {}
+    sections: list[str] = []
+    quote = None
+    for number, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        line = raw.strip()
+        if quote:
+            if quote in line:
+                quote = None
+            continue
+        if not line or line.startswith("#"):
+            continue
+        header = re.match(r"^(\[+)\s*([^\]]+?)\s*(\]+)$", line)
+        if header:
+            depth = len(header.group(1))
+            sections = sections[:depth - 1] + [header.group(2)]
+            continue
+        key_value = re.match(r"^([^=]+?)\s*=\s*(.*)$", line)
+        if key_value:
+            key = ".".join(sections + [key_value.group(1)])
+            lines.setdefault(key, number)
+            value = key_value.group(2)
+            for triple in ("'''", '"""'):
+                if value.startswith(triple) and value.count(triple) == 1:
+                    quote = triple
+    return lines
