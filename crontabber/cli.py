@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
@@ -116,6 +115,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             out.write(line + "\n")
             return code
         if debug:
+            import traceback
+
             err.write(traceback.format_exc())
         err.write(f"crontabber: error: {exc}\n")
         return exc.exit_code if isinstance(exc, (ConfigError, LedgerError)) else 1

@@ -6,7 +6,6 @@ in the job's own section (``[[class-X]]``) and default to ``resource.postgresql`
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -107,6 +106,8 @@ def with_subprocess(cls: type) -> type:
             command = " ".join(f'"{word}"' for word in command)
         if isinstance(input, str):
             input = input.encode()
+        import subprocess  # only jobs that use it pay for the import
+
         proc = subprocess.run(command, shell=True, input=input, capture_output=True)
         return (proc.returncode, proc.stdout.decode(errors="replace").strip(),
                 proc.stderr.decode(errors="replace").strip())

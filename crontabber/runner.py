@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,6 +26,8 @@ from crontabber.rules import after_failure, after_success, dependency_problem, i
 from crontabber.state import JobState, Ledger, LogEntry
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from crontabber.execution import Failure
 
 log = logging.getLogger("crontabber")
@@ -126,6 +127,8 @@ class Runner:
 
     # -- one job ----------------------------------------------------------------------
     def _tick_parallel(self) -> list[JobResult]:
+        from concurrent.futures import ThreadPoolExecutor  # only parallel ticks need threads
+
         futures: dict[str, Future[JobResult]] = {}
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="job") as pool:
             # Submitted in topological order, so every parent starts before its child does.

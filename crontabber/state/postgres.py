@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import os
 import socket
 from collections.abc import Iterator, Sequence
@@ -73,6 +72,8 @@ _CONNECT_DEFAULTS = {"connect_timeout": "10", "keepalives": "1", "keepalives_idl
 
 def lock_key(app_name: str) -> int:
     """The signed 64-bit advisory lock key of a job (stable across hosts and versions)."""
+    import hashlib  # only a tick that runs a job needs it
+
     digest = hashlib.sha256(f"crontabber:{app_name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
