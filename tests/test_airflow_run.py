@@ -294,3 +294,25 @@ def test_native_procedure_dags_call_procedures_and_functions(setup, monkeypatch)
     finally:
         cursor.execute(f"DROP SCHEMA {schema} CASCADE")
         admin.close()
+
+
+def test_a_child_on_airflow_is_skipped_only_after_its_sensor_times_out(setup):
+    configure, recorded, folder = setup
+    settings = configure("tests.test_airflow_run.ParentJob|1h\ntests.test_airflow_run.ChildJob|1h", """
+        [[class-ChildJob]]
+        on_airflow_since = 2026-01-01T00:00:00Z
+        max_retries = 0
+    """)
+    Path(os.environ["AIRFLOW_TEST_RECORD"] + ".fail").write_text("")
+    ledger = ledger_of(settings)
+    assert Runner(settings, ledger, SystemClock()).run_job("af-parent", force=True).outcome is Outcome.FAILED
+    dag = deploy(settings, folder, "af-child")
+    sensor = dag.get_task("wait_for_af-parent")
+    assert sensor.timeout == 3600 and sensor.soft_fail and sensor.mode == "poke"  # the child's interval
+    sensor.timeout = 3  # the generated sensor, with a timeout a test can wait out
+    run = dag.test()
+    assert run.get_task_instance("wait_for_af-parent").state == "skipped"
+    assert run.get_task_instance("af-child").state == "skipped"
+    assert recorded() == ["parent failed"]  # the child never ran
+    assert "af-child" not in ledger.load_all() or ledger.load_all()["af-child"].last_run is None
+    ledger.close()
