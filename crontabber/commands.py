@@ -6,11 +6,12 @@ import argparse
 import contextlib
 import datetime as dt
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import TextIO
 
 from crontabber.clock import SystemClock
-from crontabber.config import Settings, load_settings
+from crontabber.config import Settings, default_conf_path, load_settings
 from crontabber.errors import UsageError
 from crontabber.options import parse_instant
 from crontabber.outcomes import Outcome
@@ -21,7 +22,8 @@ Handler = Callable[[argparse.Namespace, Mapping[str, str], TextIO, TextIO], int]
 
 
 def _settings(args: argparse.Namespace, overrides: Mapping[str, str], err: TextIO) -> Settings:
-    settings = load_settings(args.conf, overrides)
+    conf = args.conf or default_conf_path(os.environ)
+    settings = load_settings(conf, overrides)
     _configure_logging(settings, err, args.debug)
     return settings
 

@@ -93,6 +93,22 @@ def _resolve(namespace: Namespace, sources: Sources) -> tuple[Any, list[str]]:
     return config, unknown
 
 
+def default_conf_path(environ: Mapping[str, str], cwd: Path | None = None) -> Path | None:
+    """0.18.1's implicit config: ``crontabber.ini`` in ``$DEFAULT_SOCORRO_CONFIG_PATH`` or ``./config``.
+
+    Used only when ``--admin.conf`` is not given, so a crontab line that relied on it keeps working.
+    A folder named by the variable must exist (0.18.1 raised IOError); ``./config`` is optional."""
+    folder = environ.get("DEFAULT_SOCORRO_CONFIG_PATH", "").strip()
+    if folder:
+        if not Path(folder).is_dir():
+            raise ConfigError(f"DEFAULT_SOCORRO_CONFIG_PATH={folder!r} is not a folder: fix the variable "
+                              "or pass --admin.conf=FILE")
+        candidate = Path(folder) / "crontabber.ini"
+    else:
+        candidate = (cwd or Path.cwd()) / "config" / "crontabber.ini"
+    return candidate if candidate.is_file() else None
+
+
 def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, str] | None = None,
                   environ: Mapping[str, str] | None = None) -> Settings:
     """Read the configuration and the jobs it names; raise ConfigError on anything invalid."""

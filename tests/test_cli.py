@@ -263,3 +263,20 @@ def test_subprocess_exit_codes_and_no_airflow_on_help(tmp_path):
     imported = [line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line]
     assert "crontabber.cli" in imported
     assert not [name for name in imported if name.split(".")[0] == "airflow"]
+
+
+def test_0_18_1_implicit_config_folder(tmp_path, monkeypatch, calls):
+    """Without --admin.conf, 0.18.1 read ./config/crontabber.ini (or $DEFAULT_SOCORRO_CONFIG_PATH)."""
+    (tmp_path / "config").mkdir()
+    write_ini(tmp_path / "config", [f"{J}FooJob|1h"])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DEFAULT_SOCORRO_CONFIG_PATH", raising=False)
+    assert cli()[0] == 0 and calls == [("foo",)]
+    elsewhere = tmp_path / "etc"
+    elsewhere.mkdir()
+    write_ini(elsewhere, [f"{J}ConfiguredJob|1h"])
+    monkeypatch.setenv("DEFAULT_SOCORRO_CONFIG_PATH", str(elsewhere))
+    assert cli()[0] == 0 and calls[-1][0] == "configured"
+    monkeypatch.setenv("DEFAULT_SOCORRO_CONFIG_PATH", str(tmp_path / "nope"))
+    code, _, err = cli()
+    assert code == 2 and "DEFAULT_SOCORRO_CONFIG_PATH" in err
