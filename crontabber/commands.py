@@ -74,7 +74,8 @@ def run(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err
             return 0
         result = runner.run_date(args.job, when) if when else runner.run_job(args.job, force=args.force)
     if result.outcome.is_failure:
-        err.write(f"crontabber: job {result.app_name} {result.outcome.value}: {result.reason}\n")
+        if not log.isEnabledFor(logging.WARNING):  # otherwise the runner already said it in one line
+            err.write(f"crontabber: job {result.app_name} {result.outcome.value}: {result.reason}\n")
         return 1
     if not result.outcome.ran:
         out.write(f"{result.app_name} did not run: {_why(result.outcome, result.reason)}\n")

@@ -73,6 +73,10 @@ def test_job_flag_exit_1_when_the_job_fails(tmp_path):
     ini = write_ini(tmp_path, [f"{J}BrokenJob|1h"])
     code, _, err = cli(f"--admin.conf={ini}", "--job", "broken")
     assert code == 1 and "broken failed: ValueError: broken on purpose" in err
+    assert len(err.strip().splitlines()) == 1  # one line, not one from the runner and one from the CLI
+    quiet = write_ini(tmp_path, [f"{J}BrokenJob|1h"], extra="[logging]\nstderr_error_logging_level = 40\n")
+    code, _, err = cli(f"--admin.conf={quiet}", "--job", "broken", "--force")
+    assert code == 1 and err == "crontabber: job broken failed: ValueError: broken on purpose\n"
 
 
 def test_job_flag_blocked_by_dependency_exit_0(tmp_path):
