@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import statistics
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -102,3 +103,21 @@ class JobSet:
         wrong = {name: count for name, count in counts.items() if count != expected}
         if wrong:
             raise RuntimeError(f"expected {expected} successful runs in each ledger, found {counts}")
+
+    def due_and_idle(self, runners: dict[str, Callable[[], float]], repeats: int,
+                     warmups: int = 1) -> dict[str, tuple[float, float]]:
+        """Median (due tick, idle tick) wall time of each runner, taking turns, checked against
+        the ledgers: every job ran exactly once per due tick and never in an idle one."""
+        for runner in runners.values():
+            for _ in range(warmups):
+                runner()  # creates the rows and the .pyc files
+        due: dict[str, list[float]] = {name: [] for name in runners}
+        idle: dict[str, list[float]] = {name: [] for name in runners}
+        for _ in range(repeats):
+            self.make_all_due()
+            for name, runner in runners.items():
+                due[name].append(runner())
+            for name, runner in runners.items():
+                idle[name].append(runner())
+        self.expect_successes(self.count * (1 + repeats))
+        return {name: (statistics.median(due[name]), statistics.median(idle[name])) for name in runners}

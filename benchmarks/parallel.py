@@ -10,7 +10,6 @@ right after). Each repetition first makes every job due again (untimed).
 from __future__ import annotations
 
 import math
-import statistics
 import sys
 from collections.abc import Sequence
 
@@ -27,18 +26,7 @@ def measure(count: int, workers: int, seconds: float, ledgers: list[str],
     tick after it, per ledger."""
     with JobSet(count, ledgers, None, sleep=seconds) as jobs:
         runners = {f"ours-{ledger}": jobs.ours(ledger, "--max-workers", str(workers)) for ledger in ledgers}
-        due: dict[str, list[float]] = {name: [] for name in runners}
-        idle: dict[str, list[float]] = {name: [] for name in runners}
-        for runner in runners.values():
-            runner()  # warm-up: creates the rows and the .pyc files
-        for _ in range(repeats):
-            jobs.make_all_due()
-            for name, runner in runners.items():
-                due[name].append(runner())
-            for name, runner in runners.items():
-                idle[name].append(runner())
-        jobs.expect_successes(count * (1 + repeats))
-    return {name: (statistics.median(due[name]), statistics.median(idle[name])) for name in runners}
+        return jobs.due_and_idle(runners, repeats)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

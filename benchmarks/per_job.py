@@ -10,7 +10,6 @@ success per job per due tick.
 
 from __future__ import annotations
 
-import statistics
 import sys
 from collections.abc import Sequence
 
@@ -26,20 +25,7 @@ def measure(count: int, ledgers: list[str], original: Original | None,
             repeats: int) -> dict[str, tuple[float, float]]:
     """Median (due tick, idle tick) wall time of each runner."""
     with JobSet(count, ledgers, original) as jobs:
-        runners = jobs.runners()
-        for runner in runners.values():
-            runner()
-            runner()
-        due: dict[str, list[float]] = {name: [] for name in runners}
-        idle: dict[str, list[float]] = {name: [] for name in runners}
-        for _ in range(repeats):
-            jobs.make_all_due()
-            for name, runner in runners.items():
-                due[name].append(runner())
-            for name, runner in runners.items():
-                idle[name].append(runner())
-        jobs.expect_successes(count * (1 + repeats))
-    return {name: (statistics.median(due[name]), statistics.median(idle[name])) for name in runners}
+        return jobs.due_and_idle(jobs.runners(), repeats, warmups=2)
 
 
 def table(count: int, results: dict[str, tuple[float, float]]) -> common.Table:

@@ -12,20 +12,10 @@ import pytest
 
 from crontabber.outcomes import Outcome
 from crontabber.state import JobState, LogEntry, open_ledger
-from tests.pg_support import temp_database, wait_for
+from tests.pg_support import wait_for
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 1, 5, 12, 0, 0, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request, tmp_path):
-    """The URL of an empty ledger of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    else:
-        with temp_database() as url:
-            yield url
 
 
 @pytest.fixture
