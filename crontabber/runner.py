@@ -170,15 +170,14 @@ class Runner:
                 self._states.update(fresh)
             state = fresh.get(name)
             if not force:
-                skip = self._not_now(job, state, self.clock.now(), locked=True)
+                skip = self._not_now(job, state, self.clock.now())
                 if skip is not None:
                     return skip
             return self._run(job, state)
         finally:
             lock.release()
 
-    def _not_now(self, job: JobDefinition, state: JobState | None, now: dt.datetime,
-                 locked: bool = False) -> JobResult | None:
+    def _not_now(self, job: JobDefinition, state: JobState | None, now: dt.datetime) -> JobResult | None:
         """A skip result when the job is not due or its parents block it, else None."""
         name = job.app_name
         if not is_due(job, state, now):
@@ -192,27 +191,10 @@ class Runner:
             problem = dependency_problem(job.depends_on, self._states, now, self._configured)
         if problem is not None:
             if state is None or state.skip_reason != problem:
-                if locked:
-                    self.ledger.set_skip_reason(name, problem, job.depends_on)
-                else:
-                    self._record_skip(job, problem, now)
+                self.ledger.set_skip_reason(name, problem, job.depends_on, state)
             log.info("skipping %s: %s", name, problem)
             return JobResult(name, Outcome.SKIPPED_DEPENDENCY, problem)
         return None
-
-    def _record_skip(self, job: JobDefinition, problem: str, now: dt.datetime) -> None:
-        """Write a skip reason found in this tick's first read only under the job's lock and if
-        a fresh read agrees: another runner may have run the job since (or be running it)."""
-        lock = self.ledger.try_lock(job.app_name)
-        if lock is None:
-            return
-        try:
-            fresh = self.ledger.load([job.app_name, *job.depends_on])
-            if (is_due(job, fresh.get(job.app_name), now)
-                    and dependency_problem(job.depends_on, fresh, now, self._configured) == problem):
-                self.ledger.set_skip_reason(job.app_name, problem, job.depends_on)
-        finally:
-            lock.release()
 
     def _instance(self, job: JobDefinition, state: JobState | None, now: dt.datetime) -> object:
         info = state.as_job_information() if state is not None else None

@@ -92,14 +92,29 @@ def test_save_without_log_adds_no_log_row(ledger):
 
 
 def test_set_skip_reason_creates_or_updates_only_that_column(ledger):
-    ledger.set_skip_reason("new", "'a' hasn't been run yet", ["a"])
+    assert ledger.set_skip_reason("new", "'a' hasn't been run yet", ["a"], None) is True
     created = ledger.load(["new"])["new"]
     assert created.skip_reason == "'a' hasn't been run yet" and created.depends_on == ("a",)
     assert created.next_run is None and created.last_run is None and created.error_count == 0
     ledger.save(full_state())
-    ledger.set_skip_reason("job", None, ["ignored"])
+    assert ledger.set_skip_reason("job", None, ["ignored"], full_state()) is True
     assert ledger.load(["job"])["job"] == full_state(skip_reason=None)
     assert ledger.logs("new") == [] and ledger.logs("job") == []
+
+
+def test_set_skip_reason_is_dropped_when_the_row_changed_since_the_decision(ledger):
+    """A runner that read the ledger before another runner ran (or started) the job must not
+    label it as waiting afterwards."""
+    seen = full_state(skip_reason=None)
+    ledger.save(seen.but(last_run=T0 + dt.timedelta(minutes=5)))  # another runner ran it since
+    assert ledger.set_skip_reason("job", "'a' errored last time it ran", ["a"], seen) is False
+    ledger.save(seen.but(ongoing=T0))  # another runner is running it now
+    assert ledger.set_skip_reason("job", "'a' errored last time it ran", ["a"], seen) is False
+    assert ledger.load(["job"])["job"].skip_reason is None
+    assert ledger.set_skip_reason("job", "'a' errored last time it ran", ["a"], seen.but(ongoing=T0)) is True
+    ledger.save(JobState("other", last_run=T0))  # the row appeared since a read that had none
+    assert ledger.set_skip_reason("other", "'a' hasn't been run yet", ["a"], None) is False
+    assert ledger.load(["other"])["other"].skip_reason is None
 
 
 def test_reset_forgets_the_row_but_keeps_the_log(ledger):

@@ -20,7 +20,7 @@ from crontabber.runner import Runner
 from crontabber.state import open_ledger
 from crontabber.state.postgres import lock_key
 from crontabber.testing import DEFAULT_START, Harness
-from tests.pg_support import TEST_DSN, execute, temp_database
+from tests.pg_support import TEST_DSN, execute, temp_database, write_ini
 
 UTC = dt.timezone.utc
 J = "tests.jobs_for_tests."
@@ -315,3 +315,17 @@ def test_jobs_forked_for_a_timeout_leave_the_runner_session_usable(pg_url, tmp_p
         assert len(harness.logs("foo")) == 3 and harness.state("bar").error_count == 0
     finally:
         harness.close()
+
+
+def test_a_blocked_child_costs_one_statement_when_its_reason_changes(pg_url, tmp_path):
+    settings = load_settings(write_ini(tmp_path, pg_url, [f"{J}BrokenJob|1h", f"{J}BrokenChildJob|1h"]), {}, {})
+    ledger = open_ledger(pg_url, connection_factory=CountingConnection)
+    try:
+        runner = Runner(settings, ledger, FrozenClock(NOW))
+        runner.run_job("broken")
+        sent = statements_of(runner, lambda r: r.run_job("broken-child"))
+        assert len(sent) == 1 + 1 and sent[-1].startswith("INSERT INTO crontabber ")  # no row yet
+        assert ledger.load(["broken-child"])["broken-child"].skip_reason == "'broken' errored last time it ran"
+        assert statements_of(runner, lambda r: r.run_job("broken-child")) == sent[:1]  # unchanged: no write
+    finally:
+        ledger.close()

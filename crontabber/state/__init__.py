@@ -81,8 +81,11 @@ class Ledger(Protocol):
     def save(self, state: JobState, log: LogEntry | None = None) -> None:
         """Insert or replace ``state``'s row and append ``log``, in one transaction."""
 
-    def set_skip_reason(self, app_name: str, reason: str | None, depends_on: Sequence[str]) -> None:
-        """Record why a job did not run (creating its row if needed); no log row."""
+    def set_skip_reason(self, app_name: str, reason: str | None, depends_on: Sequence[str],
+                        seen: JobState | None) -> bool:
+        """Record why a job did not run (creating its row if needed; no log row), unless its row
+        changed since ``seen``, the row the decision was made on (None: there was none): another
+        runner may have run the job meanwhile. True when it was written."""
 
     def try_lock(self, app_name: str) -> JobLock | None:
         """Take the job's run lock without waiting; None when another process holds it."""

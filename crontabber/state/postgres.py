@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import os
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -225,15 +225,6 @@ class PostgresLedger(SqlLedger):
                        log.exc_type, log.exc_value, log.exc_traceback, log.outcome.value, log.output)
         with self._guard(), self._transaction() as cursor:
             cursor.execute(upsert, params)
-
-    def set_skip_reason(self, app_name: str, reason: str | None, depends_on: Sequence[str]) -> None:
-        """Record why a job did not run, creating its row if needed, in one statement."""
-        with self._guard(), self._transaction() as cursor:
-            cursor.execute(
-                "INSERT INTO crontabber (app_name, depends_on, error_count, last_error, skip_reason) "
-                "VALUES (%s, %s, 0, '{}', %s) "
-                "ON CONFLICT (app_name) DO UPDATE SET skip_reason = EXCLUDED.skip_reason",
-                (app_name, list(depends_on), reason))
 
     # -- locks -----------------------------------------------------------------------------
     def try_lock(self, app_name: str) -> AdvisoryLock | None:

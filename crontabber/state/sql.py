@@ -25,6 +25,7 @@ class SqlLedger:
 
     description = "ledger"
     placeholder = "%s"
+    null_safe_equal = "IS NOT DISTINCT FROM"  # SQLite before 3.39 only knows ``IS``
     errors: tuple[type[BaseException], ...] = ()
 
     def __init__(self) -> None:
@@ -170,12 +171,24 @@ class SqlLedger:
             if log is not None:
                 self._insert_log(cursor, log)
 
-    def set_skip_reason(self, app_name: str, reason: str | None, depends_on: Sequence[str]) -> None:
+    def set_skip_reason(self, app_name: str, reason: str | None, depends_on: Sequence[str],
+                        seen: JobState | None) -> bool:
+        """One statement, compare-and-set on ``last_run`` and ``ongoing``: a runner that decided on
+        an old read never labels a job another runner has run (or is running) since."""
         with self._guard(), self._transaction() as cursor:
-            cursor.execute(self._sql("UPDATE crontabber SET skip_reason = %s WHERE app_name = %s"),
-                           (reason, app_name))
-            if cursor.rowcount == 0:
-                self._upsert(cursor, JobState(app_name, depends_on=tuple(depends_on), skip_reason=reason))
+            if seen is None:
+                marks = ", ".join(["%s"] * len(STATE_COLUMNS))
+                cursor.execute(self._sql(
+                    f"INSERT INTO crontabber ({', '.join(STATE_COLUMNS)}) VALUES ({marks}) "
+                    "ON CONFLICT (app_name) DO NOTHING"),
+                    self._state_params(JobState(app_name, depends_on=tuple(depends_on), skip_reason=reason)))
+            else:
+                same = self.null_safe_equal
+                cursor.execute(self._sql(
+                    f"UPDATE crontabber SET skip_reason = %s WHERE app_name = %s "
+                    f"AND last_run {same} %s AND ongoing {same} %s"),
+                    (reason, app_name, self._to_time(seen.last_run), self._to_time(seen.ongoing)))
+            return cursor.rowcount > 0
 
     def reset(self, app_name: str) -> bool:
         with self._guard(), self._transaction() as cursor:

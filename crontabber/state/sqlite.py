@@ -48,6 +48,7 @@ class SqliteLedger(SqlLedger):
     """The ``sqlite:///path`` store. Safe for several processes: WAL, a busy timeout, file locks."""
 
     placeholder = "?"
+    null_safe_equal = "IS"
     errors = (sqlite3.Error, OSError)
 
     def __init__(self, path: Path) -> None:
@@ -68,8 +69,18 @@ class SqliteLedger(SqlLedger):
         return ledger
 
     def open(self) -> None:
+        """Connect, switch to WAL and create the schema, one process at a time: two runners that
+        cron starts in the same second would otherwise race for the journal-mode switch, which
+        SQLite answers with "database is locked" at once instead of waiting."""
         try:
-            super().open()
+            with self._guard():
+                self.lock_dir.mkdir(exist_ok=True)
+                fd = os.open(self.lock_dir / "open.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # held for milliseconds; dies with the process
+                super().open()
+            finally:
+                os.close(fd)
         except LedgerError as exc:
             raise LedgerError(f"{exc} (check that {self.path.parent} exists and is writable "
                               "by this user)") from exc
