@@ -109,15 +109,12 @@ def list_jobs(args: argparse.Namespace, overrides: Mapping[str, str], out: TextI
 
 def nagios(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     from crontabber import nagios as check
-    from crontabber.errors import CrontabberError
 
-    try:
-        settings = _settings(args, overrides, err)
-        with _ledger(settings) as ledger:
-            states = ledger.load_all()
-        code, line = check.report(settings, states, SystemClock().now())
-    except CrontabberError as exc:
-        code, line = check.unknown(str(exc))
+    # A configuration or ledger error reaches cli.main, which prints it as the UNKNOWN line.
+    settings = _settings(args, overrides, err)
+    with _ledger(settings) as ledger:
+        states = ledger.load_all()
+    code, line = check.report(settings, states, SystemClock().now())
     out.write(line + "\n")
     return code
 
