@@ -30,7 +30,7 @@ setup(
         "test": POSTGRES + AIRFLOW + ["pytest>=8", "ruff"],
     },
     entry_points={
-        "console_scripts": ["crontabber = crontabber.cli:main"],
+        "console_scripts": ["crontabber = crontabber.cli.main:main"],
         "pytest11": ["crontabber = crontabber.testing"],
         "airflow.plugins": ["crontabber = airflow_bridge.plugin:CrontabberPlugin"],
     },

@@ -61,7 +61,7 @@ def job_task(job: Any, task_id: str, settings: Any) -> tuple[TaskModel, list[str
 
 
 def _shell_task(job: Any, task_id: str) -> tuple[TaskModel, list[str]]:
-    from crontabber.shell import ShellSpec
+    from crontabber.legacy.shell import ShellSpec
 
     spec = ShellSpec.from_section(job.config)
     argv = spec.full_argv()
@@ -94,7 +94,7 @@ def quote_identifier(part: str) -> str:
 
 
 def _procedure_task(job: Any, task_id: str, settings: Any) -> tuple[TaskModel, list[str]]:
-    from crontabber.procedure import parse_name
+    from crontabber.legacy.procedure import parse_name
 
     schema, name = parse_name(str(job.config.get("procedure") or ""))
     target = ".".join(quote_identifier(part) for part in (schema, name) if part is not None)

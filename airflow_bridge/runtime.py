@@ -37,7 +37,7 @@ def config_path(variable: str) -> str:
 
 def load(variable: str) -> Any:
     """The crontabber Settings (cached per process while the file is unchanged)."""
-    from crontabber.config import load_settings
+    from crontabber.config.settings import load_settings
 
     path = config_path(variable)
     key = (path, os.stat(path).st_mtime)

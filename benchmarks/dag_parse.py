@@ -48,7 +48,7 @@ def parse_times(source: str, name: str) -> list[float]:
 def export_thousand(folder: Path) -> tuple[float, float, int]:
     """(seconds to load a 1,000-job config, seconds to export it, bytes written)."""
     from airflow_bridge.export import export
-    from crontabber.config import load_settings
+    from crontabber.config.settings import load_settings
 
     jobs = "\n".join(f"    job:job{index:04d}|{'1h' if index % 3 else '30 2 * * *'}" for index in range(1000))
     sections = "".join(f"    [[job-job{index:04d}]]\n    command = ./run.sh {index}\n"
@@ -70,7 +70,7 @@ def main() -> None:
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from airflow_bridge.export import export
-    from crontabber.config import load_settings
+    from crontabber.config.settings import load_settings
 
     repo = Path(__file__).resolve().parent.parent
     settings = load_settings(repo / "crontabber" / "examples" / "crontabber.ini", {}, {})

@@ -21,7 +21,7 @@ from benchmarks.tick import add_original_options, setup
 LIST_TARGET = 0.150
 AIRFLOW_CHECK = """
 import json, sys
-from crontabber.cli import main
+from crontabber.cli.main import main
 import io
 code = main(sys.argv[1:], out=io.StringIO(), err=io.StringIO())
 print(json.dumps([code, sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'airflow_bridge'))]))

@@ -2,6 +2,6 @@
 
 import sys
 
-from crontabber.cli import main
+from crontabber.cli.main import main
 
 sys.exit(main())

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from crontabber.clock import Clock
-from crontabber.config import Settings
+from crontabber.config.settings import Settings
 from crontabber.errors import UsageError
 from crontabber.jobs import JobDefinition
 from crontabber.outcomes import Outcome

@@ -25,7 +25,7 @@ import pytest
 
 from crontabber import _compat  # noqa: F401  (before any job module imports configman)
 from crontabber.clock import FrozenClock
-from crontabber.config import Settings, load_settings
+from crontabber.config.settings import Settings, load_settings
 from crontabber.outcomes import Outcome
 from crontabber.state import JobState, Ledger, LogEntry, open_ledger
 

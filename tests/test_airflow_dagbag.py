@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from airflow_bridge.export import export
-from crontabber.cli import main
-from crontabber.config import load_settings
+from crontabber.cli.main import main
+from crontabber.config.settings import load_settings
 from tests.test_airflow_support import REPO, airflow_home, load_dag, write_ini
 
 pytestmark = pytest.mark.airflow

@@ -13,7 +13,7 @@ import pytest
 
 from airflow_bridge.cli import generated_app_name
 from airflow_bridge.export import export
-from crontabber.config import load_settings
+from crontabber.config.settings import load_settings
 from tests.test_airflow_support import REPO
 
 SOURCES = {"examples": REPO / "crontabber" / "examples" / "crontabber.ini",

@@ -13,8 +13,8 @@ import pytest
 
 from airflow_bridge.export import export
 from airflow_bridge.mapping import dag_id_for
-from crontabber.cli import main
-from crontabber.config import load_settings
+from crontabber.cli.main import main
+from crontabber.config.settings import load_settings
 from tests.test_airflow_support import REPO, write_ini
 
 HOSTILE = [
@@ -248,7 +248,7 @@ def test_help_and_export_never_import_airflow(tmp_path):
                 if name == "airflow" or name.startswith("airflow."):
                     raise ImportError("airflow is not installed here")
         sys.meta_path.insert(0, Block())
-        from crontabber.cli import main
+        from crontabber.cli.main import main
         try:
             main(["--help"])
         except SystemExit:

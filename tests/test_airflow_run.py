@@ -19,7 +19,7 @@ import pytest
 from airflow_bridge.export import export
 from crontabber.base import BaseCronApp
 from crontabber.clock import SystemClock
-from crontabber.config import load_settings
+from crontabber.config.settings import load_settings
 from crontabber.mixins import as_backfill_cron_app
 from crontabber.outcomes import Outcome
 from crontabber.runner import Runner

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crontabber.cli import main
+from crontabber.cli.main import main
 
 J = "tests.jobs_for_tests."
 ROOT = Path(__file__).resolve().parents[1]
@@ -265,7 +265,7 @@ def test_subprocess_exit_codes_and_no_airflow_on_help(tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0 and "export-dags" in proc.stdout
     imported = [line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line]
-    assert "crontabber.cli" in imported
+    assert "crontabber.cli.main" in imported
     assert not [name for name in imported if name.split(".")[0] == "airflow"]
 
 

@@ -14,13 +14,13 @@ from types import SimpleNamespace
 import cronsim
 import pytest
 
-from crontabber.cli import main
-from crontabber.config import load_settings
-from crontabber.crontab_command import convert
-from crontabber.crontab_import import Unrepresentable, convert_crontab, import_command, ini_value
-from crontabber.crontab_parse import parse_crontab, split_percent
+from crontabber.cli.main import main
+from crontabber.config.settings import load_settings
+from crontabber.legacy.crontab_command import convert
+from crontabber.legacy.crontab_import import Unrepresentable, convert_crontab, import_command, ini_value
+from crontabber.legacy.crontab_parse import parse_crontab, split_percent
+from crontabber.legacy.shell import ShellSpec
 from crontabber.outcomes import Outcome
-from crontabber.shell import ShellSpec
 
 UTC = dt.timezone.utc
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from crontabber.options import CONFIG_JOB_KEYS, GLOBAL_OPTIONS, PER_JOB_KEYS
+from crontabber.config.options import CONFIG_JOB_KEYS, GLOBAL_OPTIONS, PER_JOB_KEYS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

@@ -118,7 +118,7 @@ def test_configman_imports_on_every_supported_python(python, tmp_path):
         target = libs / (source.parent.name if source.name == "__init__.py" else source.name)
         os.symlink(source.parent if source.name == "__init__.py" else source, target)
     script = ("import crontabber.base, configman, collections; "
-              "from crontabber.config import load_settings; "
+              "from crontabber.config.settings import load_settings; "
               "s = load_settings(None, {'crontabber.jobs': 'tests.jobs_for_tests.FooJob|1h'}, {}); "
               "print(s.jobs[0].app_name, collections.MutableSet)")
     proc = subprocess.run([str(python), "-c", script], capture_output=True, text=True, cwd=ROOT,

@@ -19,8 +19,8 @@ import psycopg2
 import pytest
 
 from crontabber.clock import FrozenClock
-from crontabber.config import load_settings
-from crontabber.crontab_import import convert_crontab
+from crontabber.config.settings import load_settings
+from crontabber.legacy.crontab_import import convert_crontab
 from crontabber.outcomes import Outcome
 from crontabber.testing import Harness
 

@@ -3,8 +3,8 @@
 import datetime as dt
 import io
 
-from crontabber import nagios
-from crontabber.cli import main
+from crontabber.cli import nagios
+from crontabber.cli.main import main
 from crontabber.state import JobState
 
 J = "tests.jobs_for_tests."

@@ -11,9 +11,9 @@ from urllib.parse import quote
 import psycopg2
 import pytest
 
-from crontabber.cli import main
+from crontabber.cli.main import main
 from crontabber.clock import FrozenClock
-from crontabber.config import load_settings
+from crontabber.config.settings import load_settings
 from crontabber.errors import ConfigError, LedgerError
 from crontabber.outcomes import Outcome
 from crontabber.runner import Runner

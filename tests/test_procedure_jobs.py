@@ -9,10 +9,10 @@ import uuid
 import psycopg2
 import pytest
 
-from crontabber import configtest
+from crontabber.cli import configtest
 from crontabber.errors import ConfigError
+from crontabber.legacy.procedure import ProcedureJob, parse_name
 from crontabber.outcomes import Outcome
-from crontabber.procedure import ProcedureJob, parse_name
 
 DSN = os.environ.get("CRONTABBER_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 UTC = dt.timezone.utc
@@ -81,7 +81,7 @@ def test_error_rolls_back_and_becomes_the_job_error(harness, schema):
     result = harness.run_job("proc", force=True)
     assert result.outcome is Outcome.FAILED
     entry = harness.logs("proc")[0]
-    assert entry.exc_type == "crontabber.procedure.ProcedureError"
+    assert entry.exc_type == "crontabber.legacy.procedure.ProcedureError"
     assert "materialized view is locked by vacuum" in entry.exc_value
     assert schema.rows("SELECT count(*) FROM S.marks") == [(0,)]
     assert "locked by vacuum" in harness.state("proc").last_error["value"]

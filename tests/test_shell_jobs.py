@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from crontabber.errors import ConfigError
+from crontabber.legacy.shell import ShellSpec, parse_env, parse_ionice, parse_size
 from crontabber.outcomes import Outcome
-from crontabber.shell import ShellSpec, parse_env, parse_ionice, parse_size
 
 
 def q(value: str) -> str:
@@ -45,7 +45,7 @@ def test_failure_carries_exit_code_and_stderr_tail(harness, tmp_path):
     result = run_shell(harness, command=q(str(path)))
     assert result.outcome is Outcome.FAILED
     (entry,) = harness.logs("job")
-    assert entry.exc_type == "crontabber.shell.ShellCommandFailed"
+    assert entry.exc_type == "crontabber.legacy.shell.ShellCommandFailed"
     assert "exit code 3" in entry.exc_value and "disk full on /backup" in entry.exc_value
     assert "working" in entry.output
     state = harness.state("job")
@@ -217,7 +217,7 @@ def test_with_subprocess_returns_text(harness):
 def test_configtest_verbose_shows_argv_and_env_names_but_not_values(harness, tmp_path):
     import io
 
-    from crontabber import configtest
+    from crontabber.cli import configtest
 
     settings = harness.configure("job:job|1h", sections={"job-job": {
         "command": q("./run.sh 'a b'"), "env": q("TOKEN=s3cret\nMODE=fast"), "nice": "5", "cwd": str(tmp_path)}})

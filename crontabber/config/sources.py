@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from crontabber.options import KNOWN_ROOTS
+from crontabber.config.options import KNOWN_ROOTS
 
 
 class Sources:

@@ -103,13 +103,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         if args.version:
             out.write(f"{__version__}\n")
             return 0
-        from crontabber import commands
+        from crontabber.cli import commands
 
         handler: Callable[..., int] = commands.HANDLERS[args.command]
         return handler(args, overrides, out, err)
     except CrontabberError as exc:
         if _is_nagios(argv):  # a Nagios check reports its own errors as UNKNOWN
-            from crontabber.nagios import unknown
+            from crontabber.cli.nagios import unknown
 
             code, line = unknown(str(exc))
             out.write(line + "\n")

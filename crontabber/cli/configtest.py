@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from crontabber.config import Settings
+from crontabber.config.options import PER_JOB_KEYS
+from crontabber.config.settings import Settings
 from crontabber.jobs import missing_dependencies
-from crontabber.options import PER_JOB_KEYS
 from crontabber.state import redact_url
 
 

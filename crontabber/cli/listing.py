@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from crontabber.config import Settings
+from crontabber.config.settings import Settings
 from crontabber.jobs import JobDefinition
 from crontabber.rules import is_on_airflow
 from crontabber.state import JobState

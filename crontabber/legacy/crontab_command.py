@@ -27,7 +27,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from crontabber.shell_lex import LexError, Token, lex, word_end
+from crontabber.legacy.shell_lex import LexError, Token, lex, word_end
 
 _LOCK_HELPER = re.compile(r"^(?:lock|[\w.-]*[-_]lock)(?:\.sh)?$")
 _UNLOCK_HELPER = re.compile(r"^(?:unlock|[\w.-]*[-_]unlock)(?:\.sh)?$")

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TextIO
 
 from crontabber.clock import SystemClock
-from crontabber.config import Settings, default_conf_path, load_settings
+from crontabber.config.options import parse_instant
+from crontabber.config.settings import Settings, default_conf_path, load_settings
 from crontabber.errors import UsageError
-from crontabber.options import parse_instant
 from crontabber.outcomes import Outcome
 from crontabber.state import Ledger, open_ledger
 
@@ -98,7 +98,7 @@ def _parse_date(text: str) -> dt.datetime:
 
 
 def list_jobs(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    from crontabber import listing
+    from crontabber.cli import listing
 
     settings = _settings(args, overrides, err)
     with _ledger(settings) as ledger:
@@ -108,7 +108,7 @@ def list_jobs(args: argparse.Namespace, overrides: Mapping[str, str], out: TextI
 
 
 def nagios(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    from crontabber import nagios as check
+    from crontabber.cli import nagios as check
 
     # A configuration or ledger error reaches cli.main, which prints it as the UNKNOWN line.
     settings = _settings(args, overrides, err)
@@ -131,7 +131,7 @@ def reset(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, e
 
 
 def configtest(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    from crontabber import configtest as check
+    from crontabber.cli import configtest as check
 
     return check.report(_settings(args, overrides, err), out, verbose=args.verbose)
 
@@ -161,7 +161,7 @@ def export_dags(args: argparse.Namespace, overrides: Mapping[str, str], out: Tex
 
 
 def import_crontab(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    from crontabber.crontab_import import import_command
+    from crontabber.legacy.crontab_import import import_command
 
     return import_command(args, out, err)
 

@@ -20,17 +20,7 @@ from typing import Any
 from configman import ConfigurationManager, Namespace
 
 from crontabber import _compat  # noqa: F401
-from crontabber.errors import ConfigError
-from crontabber.jobs import (
-    JobDefinition,
-    JobEntry,
-    JobSettings,
-    import_job_class,
-    order_jobs,
-    parse_entry,
-    split_entries,
-)
-from crontabber.options import (
+from crontabber.config.options import (
     CONFIG_JOB_KEYS,
     GLOBAL_OPTIONS,
     LOGGING_OPTIONS,
@@ -41,8 +31,18 @@ from crontabber.options import (
     parse_tags,
     positive_int,
 )
+from crontabber.config.sources import Sources
+from crontabber.errors import ConfigError
+from crontabber.jobs import (
+    JobDefinition,
+    JobEntry,
+    JobSettings,
+    import_job_class,
+    order_jobs,
+    parse_entry,
+    split_entries,
+)
 from crontabber.schedule import ScheduleError, parse_duration, parse_schedule, parse_zone
-from crontabber.sources import Sources
 
 
 @dataclass
@@ -201,7 +201,7 @@ def _prepare(entry: JobEntry, tz: dt.tzinfo, sources: Sources) -> tuple:
     except ScheduleError as exc:
         raise ConfigError(f"{entry.where}: jobs entry {entry.text!r}: {exc}") from None
     if entry.is_config_job:
-        from crontabber.config_jobs import config_job_class
+        from crontabber.config.jobs_from_config import config_job_class
 
         app_name = entry.target[len("job:"):]
         section = f"job-{app_name}"
@@ -286,7 +286,7 @@ def _definition(item: tuple, config: Any, reader: _Reader,
                 provenance[key] = reader.source(f"{base}.{key}")
     job_config = config.crontabber[section] if has_namespace else None
     if section.startswith("job-"):
-        from crontabber.config_jobs import build_config_job_class
+        from crontabber.config.jobs_from_config import build_config_job_class
 
         job_class = build_config_job_class(job_class.app_name, job_config, entry.where)
     kind = getattr(job_class, "crontabber_kind", "python")

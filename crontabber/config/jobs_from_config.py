@@ -31,13 +31,13 @@ def build_config_job_class(app_name: str, section: Any, where: str) -> type:
             f"{where}: job {app_name!r} needs exactly one of command or procedure in its "
             f"[[job-{app_name}]] section under [crontabber]")
     if command:
-        from crontabber.shell import ShellJob
+        from crontabber.legacy.shell import ShellJob
 
         job_class = type(f"ShellJob_{app_name}", (ShellJob,), {
             "app_name": app_name, "app_description": str(section.get("description") or command)})
         job_class.check_section(section, where)  # a bad command or env is a config error (exit 2)
         return job_class
-    from crontabber.procedure import ProcedureBackfillJob, ProcedureJob
+    from crontabber.legacy.procedure import ProcedureBackfillJob, ProcedureJob
 
     base = ProcedureBackfillJob if _truthy(section.get("pass_date")) else ProcedureJob
     job_class = type(f"ProcedureJob_{app_name}", (base,), {

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from crontabber.config import Settings
+from crontabber.config.settings import Settings
 from crontabber.jobs import JobDefinition
 from crontabber.state import JobState
 from crontabber.timefmt import duration

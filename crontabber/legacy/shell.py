@@ -39,10 +39,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crontabber import process
 from crontabber.base import BaseCronApp
 from crontabber.errors import ConfigError
 from crontabber.execution import JobTimeout
+from crontabber.legacy import process
 
 DEFAULT_OUTPUT_LIMIT = 64 * 1024
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from crontabber.crontab_command import Converted, convert
-from crontabber.crontab_parse import CronLine, Crontab, Message, parse_crontab
+from crontabber.legacy.crontab_command import Converted, convert
+from crontabber.legacy.crontab_parse import CronLine, Crontab, Message, parse_crontab
+from crontabber.legacy.shell import ShellSpec, parse_env
 from crontabber.schedule import ScheduleError, parse_zone
-from crontabber.shell import ShellSpec, parse_env
 
 _BARE = re.compile(r"^[A-Za-z0-9_./:@+~-](?:[A-Za-z0-9_./:@+~ -]*[A-Za-z0-9_./:@+~-])?$")
 _INTERPOLATION = re.compile(r"%\([^)]*\)s")
@@ -240,7 +240,7 @@ def render(jobs: list[Job], source_name: str, zone: str) -> str:
 
 def _verified(jobs: list[Job], source_name: str, zone: str, messages: list[Message]) -> list[Job]:
     """Read the ini back; leave out (and report) any job that does not load exactly as intended."""
-    from crontabber.config import load_settings
+    from crontabber.config.settings import load_settings
     from crontabber.errors import ConfigError
 
     while jobs:
