@@ -50,8 +50,10 @@ class JobResult:
 class Runner:
     """Runs configured jobs against a ledger, using ``clock`` for every "now"."""
 
-    def __init__(self, settings: Settings, ledger: Ledger, clock: Clock, max_workers: int | None = None):
+    def __init__(self, settings: Settings, ledger: Ledger, clock: Clock, max_workers: int | None = None,
+                 host: str | None = None):
         self.settings = settings
+        self.host = host or _host_name()
         self.ledger = ledger
         self.clock = clock
         self.max_workers = max_workers or settings.max_workers
@@ -61,11 +63,15 @@ class Runner:
 
     # -- entry points ------------------------------------------------------------------
     def tick(self) -> list[JobResult]:
-        """Run every due job once, in dependency order."""
+        """Run every due job once, in dependency order; then record this host's heartbeat."""
+        started, t0 = self.clock.now(), time.monotonic()
         self._states = self.ledger.load_all()
         if self.max_workers <= 1:
-            return [self._consider(job) for job in self.settings.jobs]
-        return self._tick_parallel()
+            results = [self._consider(job) for job in self.settings.jobs]
+        else:
+            results = self._tick_parallel()
+        self.ledger.beat(self.host, started, time.monotonic() - t0)
+        return results
 
     def run_job(self, name: str, force: bool = False) -> JobResult:
         """``--job``: run one job if it is due and its parents allow it, or regardless with force."""
@@ -261,6 +267,14 @@ class Runner:
         return LogEntry(job.app_name, when, duration, outcome, exc_type=failure.type,
                         exc_value=failure.value, exc_traceback=failure.traceback,
                         output=_output(instance))
+
+
+def _host_name() -> str:
+    """This runner's name in the heartbeat table ($CRONTABBER_HOST, else the host name)."""
+    import os
+    import socket
+
+    return os.environ.get("CRONTABBER_HOST", "").strip() or socket.gethostname()
 
 
 def _one_date(instance: object, when: dt.datetime) -> Iterator[dt.datetime]:
