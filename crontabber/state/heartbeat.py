@@ -56,9 +56,9 @@ class HeartbeatSql:
 
     def _row_to_beat(self, row: Any) -> RunnerBeat:
         from_time = self._from_time  # type: ignore[attr-defined]
+        gap = round(float(row[4] or 0), 3)  # SQLite's julianday() arithmetic is a binary float
         return RunnerBeat(host=row[0], first_tick=from_time(row[1]), last_tick=from_time(row[2]),
-                          last_duration=float(row[3] or 0), longest_gap=float(row[4] or 0),
-                          ticks=int(row[5] or 0))
+                          last_duration=float(row[3] or 0), longest_gap=gap, ticks=int(row[5] or 0))
 
     def forget_runner(self, host: str) -> bool:
         with self._guard(), self._transaction() as cursor:  # type: ignore[attr-defined]
