@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from crontabber.execution import Failure
+    from crontabber.progress import Progress
 
 log = logging.getLogger("crontabber")
 
@@ -226,9 +227,12 @@ class Runner:
             return instance.main() if only_date is None else _one_date(instance, only_date)
 
         pending: LogEntry | None = None  # a plain job's success travels with its final row
+        progress = _backfill_progress(job, state, started) if only_date is None else None
 
         def record(when: dt.datetime) -> None:
             nonlocal row, t0, pending
+            if progress is not None:
+                progress.step()
             duration = time.monotonic() - t0
             row = row.but(last_success=max(filter(None, (row.last_success, when))))
             entry = LogEntry(name, self.clock.now(), duration, Outcome.SUCCEEDED, success=when,
@@ -242,7 +246,11 @@ class Runner:
 
         from crontabber.execution import execute  # only when a job runs (multiprocessing)
 
-        failure = execute(run_dates, record, _fork_timeout(job))
+        try:
+            failure = execute(run_dates, record, _fork_timeout(job))
+        finally:
+            if progress is not None:
+                progress.close()
         last_date = dates[-1] if dates else None
         if failure is None:
             final = after_success(job, row, started, last_date)
@@ -267,6 +275,18 @@ class Runner:
         return LogEntry(job.app_name, when, duration, outcome, exc_type=failure.type,
                         exc_value=failure.value, exc_traceback=failure.traceback,
                         output=_output(instance))
+
+
+def _backfill_progress(job: JobDefinition, state: JobState | None, now: dt.datetime) -> Progress | None:
+    """A progress report when a backfill job has several missed dates to run."""
+    if not job.is_backfill or state is None or state.last_success is None:
+        return None
+    total = sum(1 for _ in job.schedule.backfill_dates(state.last_success, now))
+    if total < 2:
+        return None
+    from crontabber.progress import Progress
+
+    return Progress(f"backfill {job.app_name}", total, "dates")
 
 
 def _host_name() -> str:
