@@ -87,8 +87,8 @@ class JobView:
     def error(self) -> tuple[str, str, str] | None:
         """(short type, message, traceback) of the last error, or None."""
         error = self.state.last_error if self.state else None
-        if not error or not self.error_count:
-            return None
+        if not error or not self.error_count or self.error_count_override is not None:
+            return None  # an override comes from Airflow, whose errors are in its own task logs
         return short_type(str(error.get("type", "error"))), str(error.get("value", "")), \
             str(error.get("traceback", "") or "")
 
@@ -165,6 +165,7 @@ def _airflow_side(view: JobView, entries: Sequence[LogEntry], now: dt.datetime, 
         view.runs_on = "Airflow bridge"
     else:
         view.runs_on = "Airflow"
+        view.next_run = None  # the ledger's is from before the cutover
         view.airflow_note = ("no run in the ledger since the cutover: if the DAG runs in native mode, "
                              "its runs are recorded by Airflow only")
 

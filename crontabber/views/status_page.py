@@ -55,10 +55,11 @@ POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri
 
 
 def render(snapshots: Snapshot | Sequence[Snapshot], title: str = "crontabber",
-           sections: Sequence[str] | None = None, refresh: int | None = 60) -> str:
+           sections: Sequence[str] | None = None, refresh: int | None = 60, problems: Sequence[str] = ()) -> str:
     """The whole page for one snapshot (the CLI) or several (the Airflow plugin: one per configuration).
 
-    ``sections`` names each snapshot's section (default: its configuration file)."""
+    ``sections`` names each snapshot's section (default: its configuration file); ``problems``
+    are lines shown above them (a configuration that could not be read)."""
     shots = [snapshots] if isinstance(snapshots, Snapshot) else list(snapshots)
     names = list(sections) if sections is not None else [
         str(shot.settings.conf_path.name) if shot.settings.conf_path else "crontabber" for shot in shots]
@@ -71,10 +72,9 @@ def render(snapshots: Snapshot | Sequence[Snapshot], title: str = "crontabber",
         f"<title>{escape(title)}: {total} jobs</title>", f"<style>{CSS}</style></head><body>",
     ]
     body = [f"<header><h1>{escape(title)}</h1></header>"]
+    body += [f'<p class="alert problem">{escape(problem)}</p>' for problem in problems]
     for index, (shot, name) in enumerate(zip(shots, names)):
         body.append(_section(shot, name if len(shots) > 1 else "", f"s{index}"))
-    if not shots:
-        body.append("<p>No crontabber configuration found.</p>")
     now = shots[0].now if shots else dt.datetime.now(dt.timezone.utc)
     body.append(f"<footer>Generated {escape(_stamp(now, dt.timezone.utc))} by crontabber; "
                 "this page never changes the ledger.</footer></body></html>")
@@ -157,7 +157,7 @@ def _jobs_table(shot: Snapshot, key: str) -> str:
                            f"{escape(view.job.entry.schedule_text)}</span>"),
             ("state", "State", _badge(view.status)),
             ("last-success", "Last success", _when(last, shot.now, zone)),
-            ("next-run", "Next run", _when(nxt, shot.now, zone) if view.status != "on Airflow"
+            ("next-run", "Next run", _when(nxt, shot.now, zone) if nxt or view.status != "on Airflow"
              else '<span class="muted">Airflow schedules it</span>'),
             ("errors", "Errors", str(view.error_count)),
             ("runs-on", "Runs on", _runs_on(view, zone)),
@@ -217,7 +217,7 @@ def _details(view: JobView, now: dt.datetime, zone: dt.tzinfo) -> str:
         summary = f"{kind}: {first[:300]}{'…' if len(first) > 300 else ''}"
         body = f"<pre>{escape(message)}</pre>" + (f"<pre>{escape(trace)}</pre>" if trace else "")
         parts.append(f'<details class="error"><summary>{escape(summary)}</summary>{body}</details>')
-    if view.state is not None and view.state.skip_reason:
+    if view.status == "waiting" and view.state is not None and view.state.skip_reason:
         parts.append(f'<p class="skip">waiting: {escape(view.state.skip_reason)}</p>')
     if view.last_output:
         parts.append(f'<details class="output"><summary>output of the last run</summary>'
