@@ -54,8 +54,11 @@ def build_app() -> Any:
     app = FastAPI(title="crontabber status", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(requires_access_dag("GET"))])
 
+    session_dependency = SessionDep.__metadata__[0]  # Airflow's own DB session (this module's
+    # annotations are strings, which FastAPI cannot resolve for a function defined in here)
+
     @app.get("/", response_class=HTMLResponse)
-    def page(session: SessionDep) -> HTMLResponse:
+    def page(session: Any = session_dependency) -> HTMLResponse:
         html = render_page(session, dt.datetime.now(dt.timezone.utc))
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 

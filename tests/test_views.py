@@ -22,6 +22,23 @@ from tests.browser import Browser
 
 DOCS_IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 UPDATE_DOCS = os.environ.get("CRONTABBER_UPDATE_DOCS") == "1"
+# Every row of the jobs table as the reader sees it (the Airflow plugin test reads its page the same way)
+ROWS = """[...document.querySelectorAll('table.jobs tbody tr')].map(tr => ({
+        job: tr.querySelector('td.job b').textContent, data: tr.dataset.job,
+        state: tr.querySelector('td.state').textContent,
+        colour: getComputedStyle(tr.querySelector('td.state .badge')).backgroundColor,
+        errors: tr.querySelector('td.errors').textContent,
+        next: tr.querySelector('td.next-run').textContent,
+        success: tr.querySelector('td.last-success').textContent,
+        runsOn: tr.querySelector('td.runs-on').textContent,
+        marks: [...tr.querySelectorAll('td.last-runs .run')].map(m => m.className + ' ' + m.title),
+        error: (tr.querySelector('details.error summary') || {}).textContent || null,
+        folded: [...tr.querySelectorAll('details')].every(d => !d.open),
+        traceback: [...tr.querySelectorAll('details.error pre')].map(p => p.textContent).join('\\n'),
+        output: (tr.querySelector('details.output pre') || {}).textContent || null,
+        skip: (tr.querySelector('.skip') || {}).textContent || null,
+        link: (tr.querySelector('td.runs-on a') || {}).href || null,
+        section: tr.closest('section').id}))"""
 
 
 @pytest.fixture(scope="module")
@@ -84,20 +101,7 @@ def _page(shot, tmp_path: Path) -> Path:
 
 def test_status_page_rows_in_chromium(shot, browser, tmp_path):
     browser.open(_page(shot, tmp_path).as_uri())
-    rows = browser.evaluate("""[...document.querySelectorAll('table.jobs tbody tr')].map(tr => ({
-        job: tr.querySelector('td.job b').textContent, data: tr.dataset.job,
-        state: tr.querySelector('td.state').textContent,
-        colour: getComputedStyle(tr.querySelector('td.state .badge')).backgroundColor,
-        errors: tr.querySelector('td.errors').textContent,
-        next: tr.querySelector('td.next-run').textContent,
-        success: tr.querySelector('td.last-success').textContent,
-        runsOn: tr.querySelector('td.runs-on').textContent,
-        marks: [...tr.querySelectorAll('td.last-runs .run')].map(m => m.className + ' ' + m.title),
-        error: (tr.querySelector('details.error summary') || {}).textContent || null,
-        folded: [...tr.querySelectorAll('details')].every(d => !d.open),
-        traceback: [...tr.querySelectorAll('details.error pre')].map(p => p.textContent).join('\\n'),
-        output: (tr.querySelector('details.output pre') || {}).textContent || null,
-        skip: (tr.querySelector('.skip') || {}).textContent || null}))""")
+    rows = browser.evaluate(ROWS)
     by_job = {row["job"]: row for row in rows}
     assert [row["job"] for row in rows] == [view.name for view in shot.jobs]
     assert {name: row["state"] for name, row in by_job.items()} == ex.EXPECTED
