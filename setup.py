@@ -27,7 +27,7 @@ setup(
     extras_require={
         "postgres": POSTGRES,
         "airflow": AIRFLOW + POSTGRES,
-        "test": POSTGRES + AIRFLOW + ["pytest>=8", "ruff"],
+        "test": POSTGRES + AIRFLOW + ["pytest>=8", "ruff", "prometheus-client>=0.20"],
     },
     entry_points={
         "console_scripts": ["crontabber = crontabber.cli.main:main"],

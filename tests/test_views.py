@@ -6,9 +6,9 @@ every state, opened in a real headless Chromium and parsed with Prometheus' own 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
-import shutil
 import threading
 from pathlib import Path
 
@@ -90,10 +90,17 @@ def test_graph_svg_nodes_and_colours_in_chromium(shot, browser, tmp_path):
     assert browser.evaluate("document.querySelectorAll('script').length") == 0
     if UPDATE_DOCS:
         DOCS_IMAGES.mkdir(exist_ok=True)
-        shutil.copy(svg_path, DOCS_IMAGES / "example-jobs.svg")
+        (DOCS_IMAGES / "example-jobs.svg").write_bytes(graph.render(graph.to_dot(_examples_only(shot)), "svg"))
+
+
+def _examples_only(shot):
+    """The snapshot without the hostile job, for the pictures in docs/."""
+    return dataclasses.replace(shot, jobs=[view for view in shot.jobs if view.name != ex.HOSTILE],
+                               ledger="SQLite ledger /var/lib/crontabber/crontabber.sqlite")
 
 
 def _page(shot, tmp_path: Path) -> Path:
+    tmp_path.mkdir(exist_ok=True)
     path = tmp_path / "status.html"
     write_atomically(path, status_page.render(shot, refresh=None).encode())
     return path
@@ -137,8 +144,10 @@ def test_status_page_fits_a_phone(shot, browser, tmp_path):
     assert widths[0] <= 375 and widths[2] <= 375, widths
     assert browser.evaluate("getComputedStyle(document.querySelector('table.jobs thead')).display") == "none"
     if UPDATE_DOCS:
+        docs_page = _page(_examples_only(shot), tmp_path / "docs")
+        browser.open(docs_page.as_uri(), width=375, height=812)
         browser.screenshot(DOCS_IMAGES / "status-page-phone.png")
-        browser.open(page.as_uri(), width=1280, height=900)
+        browser.open(docs_page.as_uri(), width=1280, height=900)
         browser.screenshot(DOCS_IMAGES / "status-page.png")
 
 

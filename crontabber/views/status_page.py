@@ -30,7 +30,7 @@ table{border-collapse:collapse;width:100%;background:#fff}
 th,td{text-align:left;vertical-align:top;padding:.35em .5em;border-bottom:1px solid #e0e0e0}
 th{background:#f0f0f0;font-weight:600;white-space:nowrap}
 td,summary,p,li{overflow-wrap:break-word}
-td.job{min-width:9em}
+td.job{min-width:9em}td p{margin:0 0 .3em}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;
     padding:.5em;margin:.3em 0;max-height:24em;overflow-y:auto;font-size:.85em}
 details summary{cursor:pointer}
