@@ -33,7 +33,7 @@ ROWS = """[...document.querySelectorAll('table.jobs tbody tr')].map(tr => ({
         runsOn: tr.querySelector('td.runs-on').textContent,
         marks: [...tr.querySelectorAll('td.last-runs .run')].map(m => m.className + ' ' + m.title),
         error: (tr.querySelector('details.error summary') || {}).textContent || null,
-        folded: [...tr.querySelectorAll('details')].every(d => !d.open),
+        folded: [...tr.querySelectorAll('details')].every(d => !d.open),  // errors and output start folded
         traceback: [...tr.querySelectorAll('details.error pre')].map(p => p.textContent).join('\\n'),
         output: (tr.querySelector('details.output pre') || {}).textContent || null,
         skip: (tr.querySelector('.skip') || {}).textContent || null,
@@ -239,3 +239,20 @@ def test_a_reader_never_sees_half_a_page(shot, tmp_path):
         reader.join(timeout=30)
     assert seen and all(data in pages for data in seen)
     assert [p.name for p in tmp_path.iterdir()] == ["status.html"]
+
+
+def test_the_views_benchmark_runs_in_quick_mode(capsys):
+    from benchmarks import views
+
+    assert views.main(["--quick", "--no-postgres"]) == 0
+    out = capsys.readouterr().out
+    assert "heartbeat statement (one per tick)" in out and "status page HTML" in out
+
+
+def test_a_big_graph_starts_folded(shot):
+    views = [dataclasses.replace(shot.jobs[0], job=dataclasses.replace(shot.jobs[0].job, app_name=f"job-{n}"))
+             for n in range(status_page.GRAPH_UNFOLDED_UP_TO + 1)]
+    small = status_page.render(shot, refresh=None)
+    big = status_page.render(dataclasses.replace(shot, jobs=views, missing=[]), refresh=None)
+    assert '<details class="dependencies" open>' in small
+    assert '<details class="dependencies">' in big and "the graph of 41 jobs" in big

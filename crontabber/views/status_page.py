@@ -51,6 +51,7 @@ a{color:#0b57d0}
  table.cards td.job,table.cards td.host{font-size:1.1em;font-weight:600}
 }
 """
+GRAPH_UNFOLDED_UP_TO = 40  # a bigger graph is a long picture: folded, so the table is near the top
 POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 
@@ -91,7 +92,9 @@ def _section(shot: Snapshot, name: str, key: str) -> str:
     parts.append(f'<p class="counts">{len(shot.jobs)} jobs: {badges}</p>')
     parts.append(f'<p class="muted">Times in {escape(_zone_name(zone))}; ledger: {escape(shot.ledger)}</p>')
     parts.extend(_alerts(shot))
-    parts.append(f'<h2 id="{key}-graph">Dependencies</h2>{_graph(shot)}')
+    unfolded = " open" if len(shot.jobs) <= GRAPH_UNFOLDED_UP_TO else ""
+    parts.append(f'<h2 id="{key}-graph">Dependencies</h2><details class="dependencies"{unfolded}><summary>'
+                 f"the graph of {len(shot.jobs)} jobs</summary>{_graph(shot)}</details>")
     parts.append(f'<h2 id="{key}-jobs">Jobs</h2>{_jobs_table(shot, key)}')
     parts.append(f'<h2 id="{key}-runners">Runner hosts</h2>{_runners(shot)}')
     parts.append("</section>")
