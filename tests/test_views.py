@@ -256,3 +256,12 @@ def test_a_big_graph_starts_folded(shot):
     big = status_page.render(dataclasses.replace(shot, jobs=views, missing=[]), refresh=None)
     assert '<details class="dependencies" open>' in small
     assert '<details class="dependencies">' in big and "the graph of 41 jobs" in big
+
+
+def test_the_views_never_create_a_ledger(tmp_path):
+    ini = tmp_path / "crontabber.ini"
+    ini.write_text("[crontabber]\njobs = crontabber.examples.jobs.HelloJob|5m\n")
+    err = io.StringIO()
+    assert main(["status", f"--admin.conf={ini}", "--html", str(tmp_path / "s.html")], out=io.StringIO(), err=err) == 3
+    assert "no ledger yet (the first tick of crontabber creates it)" in err.getvalue()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["crontabber.ini"]

@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("command", nargs="?", choices=SUBCOMMANDS, default=None,
                         help="what to do (default: run)")
     parser.add_argument("args", nargs="*", help="the subcommand's arguments (reset: a job name; "
-                        "import-crontab: a crontab file)")
+                        "import-crontab: a crontab file; forget-host: a runner host)")
     parser.add_argument("--admin.conf", dest="conf", metavar="FILE", help="the crontabber.ini to read")
     parser.add_argument("-j", "--job", help="run only this job (app name or module.Class)")
     parser.add_argument("-f", "--force", action="store_true", help="with --job: run even if not due "

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
 from crontabber.cli.commands import _ledger, _settings
 from crontabber.clock import SystemClock
+from crontabber.config.settings import Settings
 from crontabber.errors import UsageError
+from crontabber.state import Ledger, open_ledger
+
+
+@contextlib.contextmanager
+def _reading(settings: Settings) -> Iterator[Ledger]:
+    """The ledger opened read-only: the views never create, upgrade or write anything."""
+    ledger = open_ledger(settings.database_url, read_only=True)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
 
 
 def graph(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
@@ -24,7 +37,7 @@ def graph(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, e
     if fmt == "png" and not args.output:
         raise UsageError("graph --format png needs --output FILE.png")
     settings = _settings(args, overrides, err)
-    with _ledger(settings) as ledger:
+    with _reading(settings) as ledger:
         shot = snapshot.read(settings, ledger, SystemClock().now(), args.airflow_url, with_logs=False)
     text = draw.to_mermaid(shot, args.cluster) if fmt == "mermaid" else draw.to_dot(shot, args.cluster)
     data = draw.render(text, fmt) if fmt in ("svg", "png") else text.encode("utf-8")
@@ -49,7 +62,7 @@ def status(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, 
     if not args.html:
         raise UsageError("status needs --html FILE (the page to write)")
     settings = _settings(args, overrides, err)
-    with _ledger(settings) as ledger:
+    with _reading(settings) as ledger:
         shot = snapshot.read(settings, ledger, SystemClock().now(), args.airflow_url)
     write_atomically(Path(args.html), status_page.render(shot).encode("utf-8"))
     return 0
@@ -61,7 +74,7 @@ def metrics(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO,
     from crontabber.views.files import write_atomically
 
     settings = _settings(args, overrides, err)
-    with _ledger(settings) as ledger:
+    with _reading(settings) as ledger:
         shot = snapshot.read(settings, ledger, SystemClock().now())
     text = prometheus.render(shot)
     if not args.textfile:

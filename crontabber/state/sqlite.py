@@ -78,6 +78,8 @@ class SqliteLedger(SqlLedger):
         cron starts in the same second would otherwise race for the journal-mode switch, which
         SQLite answers with "database is locked" at once instead of waiting."""
         if self.read_only:
+            if not self.path.is_file():
+                raise LedgerError(f"{self.description}: no ledger yet (the first tick of crontabber creates it)")
             with self._guard():
                 self._conn = self._connect()
             return
