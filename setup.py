@@ -9,6 +9,7 @@ HERE = Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "crontabber" / "__init__.py").read_text()).group(1)
 
 POSTGRES = ["psycopg2-binary>=2.9"]
+SENTRY = ["sentry-sdk>=2.0,<3"]
 AIRFLOW = ["apache-airflow==3.3.*", "apache-airflow-providers-standard",
            "apache-airflow-providers-common-sql", "apache-airflow-providers-postgres", "asyncpg"]
 
@@ -26,8 +27,9 @@ setup(
     install_requires=["configman==1.3.0", "configobj>=5", "cronsim>=2.6", "tzdata"],
     extras_require={
         "postgres": POSTGRES,
+        "sentry": SENTRY,
         "airflow": AIRFLOW + POSTGRES,
-        "test": POSTGRES + AIRFLOW + ["pytest>=8", "ruff", "prometheus-client>=0.20"],
+        "test": POSTGRES + AIRFLOW + SENTRY + ["pytest>=8", "ruff", "prometheus-client>=0.20"],
     },
     entry_points={
         "console_scripts": ["crontabber = crontabber.cli.main:main"],

@@ -15,7 +15,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from crontabber.errors import LedgerError
@@ -33,13 +33,15 @@ class Failure:
     value: str
     traceback: str
     timed_out: bool = False
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
+    """The exception itself when the job failed in this process (Sentry reports its frames)."""
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> Failure:
         kind = type(exc)
         name = kind.__name__ if kind.__module__ in ("builtins", "__main__") else f"{kind.__module__}.{kind.__name__}"
         return cls(name, str(exc), "".join(traceback.format_tb(exc.__traceback__)),
-                   timed_out=isinstance(exc, JobTimeout))
+                   timed_out=isinstance(exc, JobTimeout), exception=exc)
 
     def as_last_error(self) -> dict[str, str]:
         """The ``last_error`` JSON of 0.18.1: type, value, traceback."""

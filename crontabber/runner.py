@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -49,11 +49,14 @@ class JobResult:
 
 
 class Runner:
-    """Runs configured jobs against a ledger, using ``clock`` for every "now"."""
+    """Runs configured jobs against a ledger, using ``clock`` for every "now".
+
+    ``on_failure(job, failure)`` is called after each failed run is recorded (Sentry uses it)."""
 
     def __init__(self, settings: Settings, ledger: Ledger, clock: Clock, max_workers: int | None = None,
-                 host: str | None = None):
+                 on_failure: Callable[[JobDefinition, Failure], None] | None = None, host: str | None = None):
         self.settings = settings
+        self.on_failure = on_failure
         self.host = host or _host_name()
         self.ledger = ledger
         self.clock = clock
@@ -111,6 +114,7 @@ class Runner:
                 return JobResult(job.app_name, Outcome.SUCCEEDED, dates=[when])
             outcome = Outcome.TIMED_OUT if failure.timed_out else Outcome.FAILED
             self.ledger.save(state, self._failure_log(job, started, duration, outcome, failure, instance))
+            self._report(job, failure)
             return JobResult(job.app_name, outcome, failure.one_line())
         finally:
             lock.release()
@@ -267,7 +271,12 @@ class Runner:
         log.warning("job %s %s: %s (error %d in a row; next try %s UTC)", name,
                     "timed out" if failure.timed_out else "failed", failure.one_line(),
                     final.error_count, f"{final.next_run:%Y-%m-%d %H:%M:%S}")
+        self._report(job, failure)
         return JobResult(name, outcome, failure.one_line(), dates=dates)
+
+    def _report(self, job: JobDefinition, failure: Failure) -> None:
+        if self.on_failure is not None:
+            self.on_failure(job, failure)
 
     @staticmethod
     def _failure_log(job: JobDefinition, when: dt.datetime, duration: float, outcome: Outcome,

@@ -17,34 +17,16 @@ from crontabber.errors import UsageError
 from crontabber.outcomes import Outcome
 from crontabber.state import Ledger, open_ledger
 
-log = logging.getLogger("crontabber")
 Handler = Callable[[argparse.Namespace, Mapping[str, str], TextIO, TextIO], int]
 
 
 def _settings(args: argparse.Namespace, overrides: Mapping[str, str], err: TextIO) -> Settings:
+    from crontabber import log_setup
+
     conf = args.conf or default_conf_path(os.environ)
     settings = load_settings(conf, overrides)
-    _configure_logging(settings, err, args.debug)
+    log_setup.configure(settings.config, err, args.debug)
     return settings
-
-
-def _configure_logging(settings: Settings, err: TextIO, debug: bool) -> None:
-    """stderr logging as 0.18.1's ``logging.stderr_*`` options say (one line per event)."""
-    config = settings.config
-
-    def option(name: str) -> str:
-        return str(config.logging[name] or config.resource.logging[name])
-
-    level = logging.DEBUG if debug else int(option("stderr_error_logging_level"))
-    handler = logging.StreamHandler(err)
-    handler.setFormatter(logging.Formatter(option("stderr_line_format_string"), style="{"))
-    logger = logging.getLogger("crontabber")
-    logger.handlers[:] = [handler]
-    logger.setLevel(level)
-    logger.propagate = False
-    if config.sentry.dsn or config.secrets.sentry.dsn:
-        log.warning("sentry.dsn is configured but this version does not send errors to Sentry; "
-                    "use 'crontabber nagios' or the ledger to watch failures")
 
 
 @contextlib.contextmanager
@@ -68,13 +50,18 @@ def run(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err
         settings.job(args.job)  # unknown job: exit 2 before the ledger is opened
     when = _parse_date(args.date) if args.date else None
     with _ledger(settings) as ledger:
-        runner = Runner(settings, ledger, SystemClock(), max_workers=args.max_workers)
+        from crontabber.sentry import failure_reporter
+
+        runner = Runner(settings, ledger, SystemClock(), max_workers=args.max_workers,
+                        on_failure=failure_reporter(settings.config))
         if not args.job:
             runner.tick()
             return 0
         result = runner.run_date(args.job, when) if when else runner.run_job(args.job, force=args.force)
     if result.outcome.is_failure:
-        if not log.isEnabledFor(logging.WARNING):  # otherwise the runner already said it in one line
+        from crontabber.log_setup import stderr_level
+
+        if stderr_level() > logging.WARNING:  # otherwise the runner already said it in one line
             err.write(f"crontabber: job {result.app_name} {result.outcome.value}: {result.reason}\n")
         return 1
     if not result.outcome.ran:
@@ -149,11 +136,12 @@ def audit_ghosts(args: argparse.Namespace, overrides: Mapping[str, str], out: Te
 
 
 def sentrytest(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    settings = _settings(args, overrides, err)
-    if not (settings.config.sentry.dsn or settings.config.secrets.sentry.dsn):
-        raise UsageError("sentry.dsn is not configured")
-    out.write("sentry.dsn is configured, but this version does not send errors to Sentry\n")
-    return 2
+    """Send a test event; 0 only when the Sentry server answered 2xx within 10 s."""
+    from crontabber.sentry import sentrytest as send_test
+
+    ok, line = send_test(_settings(args, overrides, err).config)
+    (out if ok else err).write(line + "\n")
+    return 0 if ok else 1
 
 
 def export_dags(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:

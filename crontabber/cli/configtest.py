@@ -7,11 +7,14 @@ dependencies that are not configured, and options accepted but not acted on.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import TextIO
 
 from crontabber.config.options import PER_JOB_KEYS
 from crontabber.config.settings import Settings
 from crontabber.jobs import missing_dependencies
+from crontabber.log_setup import option
+from crontabber.sentry import MISSING_SDK, configured_dsn, describe_dsn
 from crontabber.state import redact_url
 
 
@@ -30,7 +33,20 @@ def notes(settings: Settings) -> list[str]:
     result = [f"option {key} is accepted for crontabber 0.18.1 compatibility but not acted on"
               for key in settings.not_acted_on]
     result += [f"option {key} is not a crontabber option and is ignored" for key in settings.unknown_options]
+    if configured_dsn(settings.config) and importlib.util.find_spec("sentry_sdk") is None:
+        result.append(MISSING_SDK)
     return result
+
+
+def _alerting(settings: Settings, out: TextIO) -> None:
+    """Where failures are reported beyond the ledger: Sentry (when configured) and syslog."""
+    config = settings.config
+    dsn = configured_dsn(config)
+    out.write(f"sentry: {'job failures are sent to ' + describe_dsn(dsn) if dsn else 'off (no sentry.dsn)'}\n")
+    host = option(config, "syslog_host").strip() or "localhost"
+    where = host if host.startswith("/") else f"{host}:{option(config, 'syslog_port').strip()} (UDP)"
+    out.write(f"syslog: log lines at level {option(config, 'syslog_error_logging_level')} and above to "
+              f"{where}, facility {option(config, 'syslog_facility_string')}\n")
 
 
 def report(settings: Settings, out: TextIO, verbose: bool = False) -> int:
@@ -49,6 +65,7 @@ def report(settings: Settings, out: TextIO, verbose: bool = False) -> int:
 
 
 def _verbose(settings: Settings, out: TextIO) -> None:
+    _alerting(settings, out)
     out.write("global settings:\n")
     for key in sorted(set(settings.provenance)):
         if key.startswith("crontabber.") and key.count(".") == 1 and key != "crontabber.jobs":

@@ -23,7 +23,6 @@ from crontabber import _compat  # noqa: F401
 from crontabber.config.options import (
     CONFIG_JOB_KEYS,
     GLOBAL_OPTIONS,
-    LOGGING_OPTIONS,
     PER_JOB_CONVERTERS,
     PER_JOB_KEYS,
     POSTGRES_KEYS,
@@ -336,7 +335,5 @@ def _not_acted_on(sources: Sources) -> list[str]:
     """Options that are set but that this version accepts without acting on them."""
     keys = [f"crontabber.{name}" for name, _, _, acted in GLOBAL_OPTIONS if not acted]
     keys += ["application", "resource.postgresql.database_class",
-             "resource.postgresql.transaction_executor_class", "sentry.dsn", "secrets.sentry.dsn"]
-    keys += [f"{root}.{name}" for root in ("logging", "resource.logging")
-             for name, _ in LOGGING_OPTIONS if name.startswith("syslog")]
+             "resource.postgresql.transaction_executor_class"]
     return [key for key in keys if sources.of(key)]
