@@ -27,7 +27,7 @@ setup(
     extras_require={
         "postgres": POSTGRES,
         "airflow": AIRFLOW + POSTGRES,
-        "test": POSTGRES + AIRFLOW + ["pytest>=8", "ruff"],
+        "test": POSTGRES + AIRFLOW + ["pytest>=8", "ruff", "mock>=5"],
     },
     entry_points={
         "console_scripts": ["crontabber = crontabber.cli.main:main"],
