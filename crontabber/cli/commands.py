@@ -15,7 +15,7 @@ from crontabber.config.options import parse_instant
 from crontabber.config.settings import Settings, default_conf_path, load_settings
 from crontabber.errors import UsageError
 from crontabber.outcomes import Outcome
-from crontabber.state import Ledger, open_ledger
+from crontabber.state import Ledger
 
 log = logging.getLogger("crontabber")
 Handler = Callable[[argparse.Namespace, Mapping[str, str], TextIO, TextIO], int]
@@ -49,7 +49,7 @@ def _configure_logging(settings: Settings, err: TextIO, debug: bool) -> None:
 
 @contextlib.contextmanager
 def _ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = open_ledger(settings.database_url)
+    ledger = settings.open_ledger()
     try:
         yield ledger
     finally:
@@ -103,7 +103,12 @@ def list_jobs(args: argparse.Namespace, overrides: Mapping[str, str], out: TextI
     settings = _settings(args, overrides, err)
     with _ledger(settings) as ledger:
         states = ledger.load_all()
-    listing.render(settings, states, SystemClock().now(), out, args.format)
+    if args.format == "blocks":
+        from crontabber.cli import blocks
+
+        blocks.render(settings, states, SystemClock().now(), out)
+    else:
+        listing.render(settings, states, SystemClock().now(), out, args.format)
     return 0
 
 

@@ -12,7 +12,6 @@ from typing import TextIO
 from crontabber.config.options import PER_JOB_KEYS
 from crontabber.config.settings import Settings
 from crontabber.jobs import missing_dependencies
-from crontabber.state import redact_url
 
 
 def problems(settings: Settings) -> list[str]:
@@ -44,7 +43,8 @@ def report(settings: Settings, out: TextIO, verbose: bool = False) -> int:
         _verbose(settings, out)
     if faults:
         return 2
-    out.write(f"OK: {len(settings.jobs)} jobs configured; ledger {redact_url(settings.database_url)}\n")
+    why = f" ({settings.ledger.why})" if settings.ledger is not None else ""
+    out.write(f"OK: {len(settings.jobs)} jobs configured; ledger {settings.ledger_name}{why}\n")
     return 0
 
 
@@ -54,7 +54,7 @@ def _verbose(settings: Settings, out: TextIO) -> None:
         if key.startswith("crontabber.") and key.count(".") == 1 and key != "crontabber.jobs":
             value = settings.config.crontabber[key.split(".", 1)[1]]
             if key == "crontabber.database_url":
-                value = redact_url(settings.database_url)
+                value = settings.ledger_name
             out.write(f"  {key} = {value!s}  (from {settings.provenance[key]})\n")
     for job in settings.jobs:
         out.write(f"job {job.app_name} ({job.target})\n")

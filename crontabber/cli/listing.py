@@ -95,9 +95,7 @@ def render(settings: Settings, states: Mapping[str, JobState], now: dt.datetime,
 
 
 def _ledger_name(settings: Settings) -> str:
-    from crontabber.state import redact_url
-
-    return redact_url(settings.database_url)
+    return settings.ledger_name
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -27,6 +27,7 @@ from crontabber.config.options import (
     LOGGING_OPTIONS,
     PER_JOB_CONVERTERS,
     PER_JOB_KEYS,
+    POSTGRES_KEYS,
     base_namespace,
     parse_tags,
     positive_int,
@@ -141,7 +142,10 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
             _add_job_namespace(namespace, section, job_class)
         for ledger_class, _ in classes.values():  # 0.18.1 expanded the class's own keys into [crontabber]
             _add_options(namespace.crontabber, ledger_class)
-        for name in _referenced([cls for _, cls in sections] + [cls for cls, _ in classes.values()]):
+        referenced = _referenced([cls for _, cls in sections] + [cls for cls, _ in classes.values()])
+        if referenced:  # a class option's class (ConnectionFactory) may reference the keys too
+            referenced |= set(POSTGRES_KEYS)
+        for name in referenced:
             # configman creates the referenced options itself and fails if they already exist.
             namespace.resource.postgresql.pop(name, None)
         config, unknown = _resolve(namespace, sources)
