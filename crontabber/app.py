@@ -17,6 +17,7 @@ lock dies with its process).
 
 from __future__ import annotations
 
+import logging
 import sys
 from functools import partial
 from typing import Any, TextIO
@@ -46,16 +47,16 @@ except ImportError:  # without psycopg2, RowLevelLockError is a plain Exception
     OperationalError = Exception
 
 
-class TimeDefinitionError(Exception):
-    """A time of day that is not HH:MM."""
+class TimeDefinitionError(ConfigError):
+    """A time of day that is not HH:MM (a configuration error: exit 2)."""
 
 
 class BrokenJSONError(ValueError):
     pass
 
 
-class SentryConfigurationError(Exception):
-    """``--sentrytest`` without ``sentry.dsn``."""
+class SentryConfigurationError(ConfigError):
+    """``--sentrytest`` without ``sentry.dsn`` (a configuration error: exit 2)."""
 
 
 class RowLevelLockError(OperationalError):
@@ -200,6 +201,10 @@ class CronTabberBase(RequiredConfig):
     def _settings(self) -> Any:
         return settings_from_app_config(self.config)
 
+    def _logger(self) -> Any:
+        """The configuration's ``logger`` (generic_app adds one), else the runner's."""
+        return self.config.get("logger") or logging.getLogger("crontabber")
+
     def _runner(self) -> Any:
         from crontabber.runner import Runner
 
@@ -235,9 +240,9 @@ class CronTabberBase(RequiredConfig):
         """Forget the job's row, so it runs as if new; JobNotFoundError for an unknown job."""
         job = self._settings().job(description)
         if self._ledger().reset(job.app_name):
-            self.config.logger.info("App reset")
+            self._logger().info("App reset")
         else:
-            self.config.logger.warning("App already reset")
+            self._logger().warning("App already reset")
 
     def audit_ghosts(self) -> None:
         """Print the app names the ledger has but the configuration does not."""
@@ -255,24 +260,24 @@ class CronTabberBase(RequiredConfig):
         """True when every job and the ledger are configured usably; each fault is logged as critical."""
         from crontabber.cli.configtest import problems
 
-        config = self.config
+        logger = self._logger()
         try:
             settings = self._settings()
         except ConfigError:
-            config.logger.critical("Failed to config test a job", exc_info=True)
+            logger.critical("Failed to config test a job", exc_info=True)
             return False
         faults = problems(settings)
         for fault in faults:
-            config.logger.critical("Failed to config test: %s", fault)
+            logger.critical("Failed to config test: %s", fault)
         if not faults:
-            config.logger.info("ledger: %s (%s)", settings.ledger_name, settings.ledger.why)
+            logger.info("ledger: %s (%s)", settings.ledger_name, settings.ledger.why)
         return not faults
 
     def sentrytest(self) -> bool:
         """Send a test event to ``sentry.dsn``; SentryConfigurationError when none is configured."""
         if not (self.config.get("sentry") and self.config.sentry.get("dsn")):
             raise SentryConfigurationError("sentry dsn not configured")
-        self.config.logger.error("sending to Sentry is not available in this version")
+        self._logger().error("sending to Sentry is not available in this version")
         return False
 
 
