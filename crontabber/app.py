@@ -118,7 +118,7 @@ class CronTabberBase(RequiredConfig):
 
     app_name = "crontabber"
     app_version = __version__
-    app_description = __doc__
+    app_description = "Runs cron jobs with dependencies, retries, backfill, locking and a ledger."
 
     required_config = Namespace()
     required_config.namespace("crontabber")
