@@ -1,20 +1,13 @@
 """Face of crontabber 0.18.1's ``crontabber.app``: the CronTabber application, its job-state
 database and its exceptions, over this package's runner, ledger and listings.
 
-A launcher that subclasses ``CronTabberBase`` (changing the jobs default in Python, adding
-options) and runs ``main(TheirApp)`` gets 0.18.1's flags (``--job``, ``--force``,
-``--list-jobs``, ``--nagios``, ``--reset-job``, ``--audit-ghosts``, ``--configtest``,
-``--sentrytest``, ``--admin.conf``...) and design §6's exit codes. The engine's clock reads
-this module's ``utc_now`` at every call, so a test that patches ``crontabber.app.utc_now``
-moves the runner's time.
-
-Differences from 0.18.1 (docs/upgrading-from-0.18.1.md lists them all): the scheduling
-FIXes of design §5; ``main()`` returns 1 when the ``--job`` failed and 2 for a failed
-configtest; ``nagios()`` prints ``STATUS - text | perfdata``; ``run_all``/``run_one`` return
-the results; ``RowLevelLockError`` and ``OngoingJobError`` are never raised (a running job's
-lock dies with its process).
+A launcher that subclasses ``CronTabberBase`` and runs ``main(TheirApp)`` gets 0.18.1's flags
+and design §6's exit codes. The runner's clock reads this module's ``utc_now`` at every call
+(0.18.1's tests patch it). Differences from 0.18.1 (docs/upgrading-from-0.18.1.md has all):
+design §5's FIXes; ``main()`` returns 1 when the ``--job`` failed and 2 for a failed configtest;
+``nagios()`` prints ``STATUS - text | perfdata``; ``RowLevelLockError`` and ``OngoingJobError``
+are never raised (a running job's lock dies with its process).
 """
-
 from __future__ import annotations
 
 import logging
@@ -37,14 +30,23 @@ from crontabber.config.class_list import (  # noqa: F401  (0.18.1 names)
 )
 from crontabber.config.ledger import from_app_config
 from crontabber.datetimeutil import timesince, utc_now  # noqa: F401  (looked up here at call time)
+from crontabber.dbapi2_util import (  # noqa: F401  (0.18.1's app imported these)
+    SQLDidNotReturnSingleRow,
+    SQLDidNotReturnSingleValue,
+    execute_no_results,
+    execute_query_fetchall,
+    execute_query_iter,
+    single_row_sql,
+    single_value_sql,
+)
 from crontabber.errors import ConfigError, JobDescriptionError, JobNotFoundError  # noqa: F401
 from crontabber.generic_app import App, main
 from crontabber.state.mapping import JobStateMapping
 
 try:
-    from psycopg2 import OperationalError
+    from psycopg2 import IntegrityError, OperationalError  # noqa: F401  (0.18.1's app imported these)
 except ImportError:  # without psycopg2, RowLevelLockError is a plain Exception
-    OperationalError = Exception
+    IntegrityError = OperationalError = Exception
 
 
 class TimeDefinitionError(ConfigError):

@@ -43,8 +43,10 @@ EXPECTED_FAILURES = {
 }
 for _name, _reason in EXPECTED_FAILURES.items():
     _class, _method = _name.split(".")
-    _test = getattr(CLASSES[_class], _method)
-    setattr(CLASSES[_class], _method, pytest.mark.xfail(reason=_reason, strict=True)(_test))
+    _test = pytest.mark.xfail(reason=_reason, strict=True)(getattr(CLASSES[_class], _method))
+    if _reason == LOCK:  # their runner threads assert exit code 3 and die; that is the expected failure
+        _test = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")(_test)
+    setattr(CLASSES[_class], _method, _test)
 
 
 @pytest.fixture(autouse=True, scope="module")
