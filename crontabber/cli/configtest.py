@@ -55,6 +55,8 @@ def _verbose(settings: Settings, out: TextIO) -> None:
             value = settings.config.crontabber[key.split(".", 1)[1]]
             if key == "crontabber.database_url":
                 value = settings.ledger_name
+            elif "password" in key:
+                value = "***" if value else value
             out.write(f"  {key} = {value!s}  (from {settings.provenance[key]})\n")
     for job in settings.jobs:
         out.write(f"job {job.app_name} ({job.target})\n")

@@ -98,10 +98,15 @@ def from_ini(get: Callable[[str], Any], source: Callable[[str], str | None], sec
         executor = classes.get("transaction_executor_class")
         return class_ledger(_with_logger(namespace), factory_class, executor[0] if executor else None,
                             f"{key} = {factory_class.__module__}.{factory_class.__qualname__}, {source(key)}")
-    keys = {key: str(get(f"resource.postgresql.{key}") or "").strip() for key in POSTGRES_KEYS}
-    set_at = [where for key in POSTGRES_KEYS if (where := source(f"resource.postgresql.{key}"))]
+    keys: dict[str, str] = {}
+    set_at: list[str] = []
+    for key in POSTGRES_KEYS:  # crontabber.<key> first, as 0.18.1's ledger read it, else resource.postgresql's
+        name = next((name for name in (f"crontabber.{key}", f"resource.postgresql.{key}") if source(name)),
+                    f"resource.postgresql.{key}")
+        keys[key] = str(get(name) or "").strip()
+        set_at += [where] if (where := source(name)) else []
     if set_at:
-        return LedgerChoice(_legacy_url(keys), f"0.18.1's resource.postgresql keys, {set_at[0]}")
+        return LedgerChoice(_legacy_url(keys), f"0.18.1's PostgreSQL keys, {set_at[0]}")
     legacy = _legacy_marker(source, section_lines, conf_path)
     if legacy:
         raise ConfigError(f"{legacy}: a crontabber 0.18.1 configuration that names no PostgreSQL database "

@@ -65,6 +65,9 @@ def base_namespace() -> Namespace:
     root.namespace("crontabber")
     for name, default, doc, _ in GLOBAL_OPTIONS:
         root.crontabber.add_option(name, default=default, doc=doc)
+    for name in POSTGRES_KEYS:  # 0.18.1's ledger read these, each defaulting to resource.postgresql's
+        root.crontabber.add_option(name, default="", doc=f"0.18.1: the ledger's {name} "
+                                   f"(default: resource.postgresql.{name})", secret=name == "password")
     root.namespace("resource")
     root.resource.namespace("postgresql")
     for name in POSTGRES_KEYS:

@@ -141,6 +141,8 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
         for section, job_class in sections:
             _add_job_namespace(namespace, section, job_class)
         for ledger_class, _ in classes.values():  # 0.18.1 expanded the class's own keys into [crontabber]
+            for key in POSTGRES_KEYS:  # the class's own keys (if it has these) take their place
+                namespace.crontabber.pop(key, None)
             _add_options(namespace.crontabber, ledger_class)
         referenced = _referenced([cls for _, cls in sections] + [cls for cls, _ in classes.values()])
         if referenced:  # a class option's class (ConnectionFactory) may reference the keys too

@@ -14,7 +14,6 @@ from typing import Any
 from crontabber.state import JobState, Ledger
 
 UTC = dt.timezone.utc
-_ROW = ("next_run", "first_run", "last_run", "last_success", "depends_on", "error_count", "last_error")
 _MISSING = object()
 
 

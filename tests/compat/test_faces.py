@@ -121,7 +121,10 @@ def test_configtest_says_which_ledger_and_why(tmp_path):
     with temp_database() as url:
         write(ini, f"[crontabber]\njobs = {J}FooJob|1h\n{resource_section(url)}")
         code, out, _ = cli("configtest", f"--admin.conf={ini}")
-        assert code == 0 and f"(0.18.1's resource.postgresql keys, {ini}:5)" in out
+        assert code == 0 and f"(0.18.1's PostgreSQL keys, {ini}:5)" in out
+        write(ini, f"[crontabber]\njobs = {J}FooJob|1h\ndbname = {urlsplit(url).path[1:]}\n")
+        code, out, _ = cli("configtest", f"--admin.conf={ini}")  # 0.18.1's ledger read crontabber.dbname too
+        assert code == 0 and f"localhost:5432/{urlsplit(url).path[1:]} (0.18.1's PostgreSQL keys, {ini}:3)" in out
 
 
 # -- item 7: --list-jobs prints 0.18.1's blocks; list keeps the table ------------------------
