@@ -75,7 +75,9 @@ def from_app_config(namespace: Any) -> LedgerChoice:
     url = str(namespace.get("database_url") or "").strip()
     if url:
         return LedgerChoice(url, "crontabber.database_url")
-    factory_class = namespace["database_class"]
+    factory_class = namespace.get("database_class")
+    if not isinstance(factory_class, type):
+        raise ConfigError(f"crontabber.database_class is {factory_class!r}, not a class: {FIX}")
     path = f"{factory_class.__module__}.{factory_class.__qualname__}"
     defaults = {"host": "localhost", "port": "5432", "dbname": "", "user": "", "password": ""}
     if path == DEFAULT_FACTORY and all(str(namespace.get(key) or "") == value for key, value in defaults.items()):
