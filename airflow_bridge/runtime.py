@@ -61,12 +61,11 @@ def run_bridge_job(app_name: str, variable: str, context: Mapping[str, Any]) -> 
     from crontabber.clock import SystemClock
     from crontabber.outcomes import Outcome
     from crontabber.runner import Runner
-    from crontabber.state import open_ledger
 
     settings = load(variable)
     job = settings.job(app_name)
     date = run_date(context) if job.is_backfill else None
-    ledger = open_ledger(settings.database_url)
+    ledger = settings.open_ledger()
     try:
         result = Runner(settings, ledger, SystemClock()).run_once(job.app_name, date)
     finally:
@@ -82,10 +81,9 @@ def run_bridge_job(app_name: str, variable: str, context: Mapping[str, Any]) -> 
 def parent_problem(app_name: str, parent: str, variable: str) -> str | None:
     """Why ``parent`` does not allow ``app_name`` to run now, by crontabber's own rule (None: it does)."""
     from crontabber.rules import dependency_problem
-    from crontabber.state import open_ledger
 
     settings = load(variable)
-    ledger = open_ledger(settings.database_url)
+    ledger = settings.open_ledger()
     try:
         states = ledger.load([parent])
     finally:

@@ -2,9 +2,14 @@
 
 configman 1.3.0 (the last release) still reads ``collections.MutableSet`` and
 friends, which moved to ``collections.abc`` in Python 3.3 and left
-``collections`` in 3.10. Putting the aliases back is all it needs. This runs
-when any crontabber module is imported and from the pytest plugin, because
+``collections`` in 3.10. Putting the aliases back is all it needs to import. This
+runs when any crontabber module is imported and from the pytest plugin, because
 Socorro-style job modules import configman before they import crontabber.
+
+It also keeps alive the stand-in parents ``DotDictWithAcquisition['a.b.c']`` makes for
+missing ``a`` and ``a.b``: configman holds them only by weak reference, so on CPython 3 the
+lookup raised ReferenceError instead of KeyError (0.18.1's ``generic_app.environment`` is such
+a dict, and configman looks ``resource.postgresql.*`` keys up in it).
 """
 
 from __future__ import annotations
@@ -17,10 +22,38 @@ _ALIASES = ("Mapping", "MutableMapping", "Sequence", "MutableSequence",
 
 
 def apply() -> None:
-    """Restore the ``collections`` ABC aliases configman 1.3.0 expects."""
+    """Restore the ``collections`` ABC aliases configman 1.3.0 expects; fix acquisition lookups."""
     for name in _ALIASES:
         if not hasattr(collections, name):
             setattr(collections, name, getattr(collections.abc, name))
+    from configman import dotdict
+
+    if not getattr(dotdict.DotDictWithAcquisition.__getitem__, "_crontabber_fixed", False):
+        dotdict.DotDictWithAcquisition.__getitem__ = _acquiring_getitem
+
+
+def _acquiring_getitem(self, key):  # type: ignore[no-untyped-def]
+    """configman's ``DotDictWithAcquisition.__getitem__``, with the stand-in parents kept alive."""
+    import weakref
+
+    from configman.dotdict import DotDictWithAcquisition
+
+    parts = key.split(".")
+    current, keep = self, []
+    for index, part in enumerate(parts):
+        try:
+            current = getattr(current, part)
+        except KeyError:
+            if index == len(parts) - 1:
+                raise
+            stand_in = DotDictWithAcquisition()
+            stand_in.__dict__["_parent"] = weakref.proxy(current)
+            keep.append(current)
+            current = stand_in
+    return current
+
+
+_acquiring_getitem._crontabber_fixed = True  # type: ignore[attr-defined]
 
 
 apply()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Protocol
 
 UTC = dt.timezone.utc
@@ -12,6 +13,11 @@ class Clock(Protocol):
     """Anything with a ``now()`` returning an aware UTC datetime."""
 
     def now(self) -> dt.datetime: ...
+
+
+def utc_now() -> dt.datetime:
+    """The wall clock as an aware UTC datetime."""
+    return dt.datetime.now(UTC)
 
 
 class SystemClock:
@@ -38,6 +44,17 @@ class FrozenClock:
         """Move forward by ``seconds`` plus any ``timedelta`` keywords; return the new now."""
         self._now += dt.timedelta(seconds=seconds, **delta)
         return self._now
+
+
+class CallClock:
+    """A clock that asks ``now`` at every reading: a 0.18.1 face passes a function that calls its
+    own ``utc_now`` by name, so a test that patches that name moves the engine's time."""
+
+    def __init__(self, now: Callable[[], dt.datetime]) -> None:
+        self._now = now
+
+    def now(self) -> dt.datetime:
+        return _aware(self._now())
 
 
 def _aware(value: dt.datetime | str) -> dt.datetime:

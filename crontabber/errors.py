@@ -27,3 +27,7 @@ class LedgerError(CrontabberError):
     """The ledger cannot be opened, reached or written (exit 3)."""
 
     exit_code = 3
+
+
+class JobDescriptionError(ConfigError):
+    """A jobs-list entry without ``|schedule``."""

@@ -19,18 +19,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crontabber.errors import LedgerError
+from crontabber.errortext import one_line
 
 
 class JobTimeout(Exception):
     """A job ran longer than its ``timeout`` and was killed (a shell job's whole process group)."""
 
 
+class ChildDied(Exception):
+    """The forked process that ran a job with a timeout exited without reporting a result."""
+
+
 @dataclass(frozen=True)
 class Failure:
-    """Why a run failed: the exception's type name, message and traceback text."""
+    """Why a run failed, in 0.18.1's ledger text (``errortext``): ``type`` is ``repr(type(e))``,
+    ``value`` is ``str(e)``, ``repr`` is ``repr(e)``; plus the formatted traceback."""
 
     type: str
     value: str
+    repr: str
     traceback: str
     timed_out: bool = False
     exception: BaseException | None = field(default=None, compare=False, repr=False)
@@ -38,18 +45,20 @@ class Failure:
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> Failure:
-        kind = type(exc)
-        name = kind.__name__ if kind.__module__ in ("builtins", "__main__") else f"{kind.__module__}.{kind.__name__}"
-        return cls(name, str(exc), "".join(traceback.format_tb(exc.__traceback__)),
+        return cls(repr(type(exc)), str(exc), repr(exc), "".join(traceback.format_tb(exc.__traceback__)),
                    timed_out=isinstance(exc, JobTimeout), exception=exc)
+
+    @classmethod
+    def without_traceback(cls, exc: BaseException) -> Failure:
+        """A failure the runner observed (a timeout, a dead child) rather than caught."""
+        return cls(repr(type(exc)), str(exc), repr(exc), "", timed_out=isinstance(exc, JobTimeout))
 
     def as_last_error(self) -> dict[str, str]:
         """The ``last_error`` JSON of 0.18.1: type, value, traceback."""
         return {"type": self.type, "value": self.value, "traceback": self.traceback}
 
     def one_line(self) -> str:
-        first = " ".join(self.value.split())
-        return f"{self.type}: {first}" if first else self.type
+        return one_line(self.type, self.value)
 
 
 def execute(dates: Callable[[], Iterator[dt.datetime]], on_date: Callable[[dt.datetime], None],
@@ -83,14 +92,13 @@ def _execute_forked(dates: Callable[[], Iterator[dt.datetime]], on_date: Callabl
                 if remaining <= 0 or child.is_alive():
                     _kill_group(child.pid)
                     child.join()
-                    return Failure("JobTimeout", f"killed after the {timeout:g} s timeout",
-                                   "", timed_out=True)
+                    return Failure.without_traceback(JobTimeout(f"killed after the {timeout:g} s timeout"))
             try:
                 message = receiver.recv()
             except EOFError:
                 child.join()
-                return Failure("ChildDied", f"the job's process exited with code {child.exitcode} "
-                                            "before reporting a result", "")
+                return Failure.without_traceback(ChildDied(
+                    f"the job's process exited with code {child.exitcode} before reporting a result"))
             kind = message[0]
             if kind == "date":
                 on_date(message[1])
@@ -114,7 +122,7 @@ def _child(dates: Callable[[], Iterator[dt.datetime]], sender: Any) -> None:
             sender.send(("date", when))
     except BaseException as exc:
         failure = Failure.from_exception(exc)
-        sender.send(("failed", failure.type, failure.value, failure.traceback, failure.timed_out))
+        sender.send(("failed", failure.type, failure.value, failure.repr, failure.traceback, failure.timed_out))
     else:
         sender.send(("done",))
     sender.close()

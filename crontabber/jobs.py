@@ -1,8 +1,8 @@
 """The jobs list: parse ``crontabber.jobs`` entries and order the job graph.
 
 One entry per line; ``;`` also separates entries, and ``,`` does only when the
-next entry starts (``dotted.name|`` or ``job:``), because cron fields contain
-commas. ``#`` at the start of an entry or after a space starts a comment
+next entry starts (``dotted.name|`` or ``job:``) or nothing follows it, because cron
+fields contain commas. ``#`` at the start of an entry or after a space starts a comment
 (``1#2``, cron's "second Monday", is not one).
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from crontabber.errors import ConfigError
 from crontabber.schedule import CronSchedule, FrequencySchedule
 
-_COMMA_SPLIT = re.compile(r",(?=\s*(?:job:|[A-Za-z_][\w.]*\s*\|))")
+_COMMA_SPLIT = re.compile(r",(?=\s*(?:job:|[A-Za-z_][\w.]*\s*\||$))")
 _COMMENT = re.compile(r"(?:^|\s)#.*$")
 _PYTHON_TARGET = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 _CONFIG_TARGET = re.compile(r"^job:(\S+)$")
@@ -76,6 +76,7 @@ class JobDefinition:
         self._config, self._config_parent = namespace, parent
         if namespace is not None:
             self._add_schedule_keys(namespace)
+            self._add_logger(namespace)
 
     @property
     def config(self) -> Any:
@@ -87,13 +88,26 @@ class JobDefinition:
             self._config = DotDictWithAcquisition()
             self._config._parent = self._config_parent
             self._add_schedule_keys(self._config)
+            self._add_logger(self._config)
         return self._config
+
+    def _add_logger(self, namespace: Any) -> None:
+        """``self.config.logger``: the application's ``logger`` when its configuration has one (0.18.1
+        apps and tests inject it), else ``crontabber.<app_name>``, whose records go to the runner's
+        handlers."""
+        try:
+            namespace.logger  # noqa: B018  (configman namespaces acquire it from their parents)
+        except (KeyError, AttributeError):
+            import logging
+
+            namespace["logger"] = logging.getLogger(f"crontabber.{self.app_name}")
 
     def _add_schedule_keys(self, namespace: Any) -> None:
         """0.18.1 gave each job ``frequency`` and ``time``; ``schedule`` is the whole text."""
         text = self.entry.schedule_text
         time = getattr(self.schedule, "time", None)
-        namespace["frequency"] = text.split("|")[0].strip() if hasattr(self.schedule, "seconds") else text
+        frequency = text.split("|")[0].strip() if hasattr(self.schedule, "seconds") else text
+        namespace["frequency"] = "1d" if ":" in frequency else frequency  # "|03:00" is 1d at 03:00
         namespace["time"] = "{:02d}:{:02d}".format(*time) if time else None
         namespace["schedule"] = text
 

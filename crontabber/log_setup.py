@@ -22,7 +22,7 @@ LOGGER_NAME = "crontabber"
 def option(config: Any, name: str) -> str:
     """``logging.<name>`` when set, else ``resource.logging.<name>``, as text."""
     value = config.logging[name]
-    if value in (None, ""):
+    if value in (None, "") and "resource" in config:  # a launcher's configuration may have no [resource]
         value = config.resource.logging[name]
     return str(value)
 

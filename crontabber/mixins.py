@@ -10,17 +10,20 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from configman import Namespace, RequiredConfig, class_converter
+from configman import RequiredConfig, class_converter
 
 import crontabber  # noqa: F401  (applies the configman compat shim)
 
 
 def as_backfill_cron_app(cls: type) -> type:
-    """Make ``run(date)`` be called once for every missed interval since the last success."""
-    base_main = cls.main
+    """Make ``run(date)`` be called once for every missed interval since the last success.
 
-    def main(self: Any, function: Callable[..., Any] | None = None, once: bool = False) -> Any:
-        return base_main(self, function=function, once=False)
+    As in 0.18.1 the decorator replaces a ``main`` defined in the class itself with one that
+    calls the base class's ``main`` in backfill mode; a subclass's own ``main`` still wins.
+    """
+
+    def main(self: Any, function: Callable[..., Any] | None = None) -> Any:
+        return super(cls, self).main(function=function, once=False)
 
     cls.main = main
     cls._is_backfill_app = True
@@ -29,14 +32,15 @@ def as_backfill_cron_app(cls: type) -> type:
 
 def with_transactional_resource(transactional_resource_class: str, resource_name: str,
                                 reference_value_from: str | None = None) -> Callable[[type], type]:
-    """Give the job ``self.<name>_connection_factory`` and ``self.<name>_transaction_executor``."""
+    """Give the job ``self.<name>_connection_factory`` and ``self.<name>_transaction_executor``.
+
+    As in 0.18.1 they exist before the class's own ``__init__`` runs: the base classes'
+    ``__init__`` runs first, the resources are made, then the class's ``__init__``."""
 
     def class_decorator(cls: type) -> type:
         if not issubclass(cls, RequiredConfig):
             raise TypeError(f"{cls} must have RequiredConfig as a base class")
-        required = Namespace()
-        for key, value in cls.get_required_config().items():
-            required[key] = value
+        required = cls.get_required_config()
         required.namespace(resource_name)
         required[resource_name].add_option(
             f"{resource_name}_class", default=transactional_resource_class,
@@ -50,12 +54,13 @@ def with_transactional_resource(transactional_resource_class: str, resource_name
         original_init = cls.__init__
 
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-            original_init(self, *args, **kwargs)
+            super(cls, self).__init__(*args, **kwargs)
             section = self.config[resource_name]
             factory = section[f"{resource_name}_class"](section)
             setattr(self, f"{resource_name}_connection_factory", factory)
             executor = section[f"{resource_name}_transaction_executor_class"](section, factory)
             setattr(self, f"{resource_name}_transaction_executor", executor)
+            original_init(self, *args, **kwargs)
 
         cls.__init__ = __init__
         return cls
@@ -67,11 +72,11 @@ def with_resource_connection_as_argument(resource_name: str) -> Callable[[type],
     """Call ``run(connection, ...)`` with a connection that is closed afterwards."""
 
     def class_decorator(cls: type) -> type:
-        def _run_proxy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        def _run_proxy(self: Any, *args: Any, **kwargs: Any) -> None:
             factory = getattr(self, f"{resource_name}_connection_factory")
             with factory() as connection:
                 try:
-                    return self.run(connection, *args, **kwargs)
+                    self.run(connection, *args, **kwargs)
                 finally:
                     factory.close_connection(connection, force=True)
 
@@ -85,8 +90,8 @@ def with_single_transaction(resource_name: str) -> Callable[[type], type]:
     """Call ``run(connection, ...)`` inside one transaction: commit on return, roll back on error."""
 
     def class_decorator(cls: type) -> type:
-        def _run_proxy(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return getattr(self, f"{resource_name}_transaction_executor")(self.run, *args, **kwargs)
+        def _run_proxy(self: Any, *args: Any, **kwargs: Any) -> None:
+            getattr(self, f"{resource_name}_transaction_executor")(self.run, *args, **kwargs)
 
         cls._run_proxy = _run_proxy
         return cls

@@ -282,7 +282,7 @@ class Runner:
     def _failure_log(job: JobDefinition, when: dt.datetime, duration: float, outcome: Outcome,
                      failure: Failure, instance: object) -> LogEntry:
         return LogEntry(job.app_name, when, duration, outcome, exc_type=failure.type,
-                        exc_value=failure.value, exc_traceback=failure.traceback,
+                        exc_value=failure.repr, exc_traceback=failure.traceback,
                         output=_output(instance))
 
 

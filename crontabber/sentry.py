@@ -29,8 +29,18 @@ MISSING_SDK = ("sentry.dsn is set but sentry-sdk is not installed, so nothing is
 
 
 def configured_dsn(config: Any) -> str:
-    """The DSN from ``sentry.dsn``, else ``secrets.sentry.dsn`` (0.18.1 read either); '' if none."""
-    return str(config.sentry.dsn or config.secrets.sentry.dsn or "").strip()
+    """The DSN from ``sentry.dsn``, else ``secrets.sentry.dsn`` (0.18.1 read either); '' if none.
+    A launcher's configuration may lack either namespace."""
+    for path in (("sentry", "dsn"), ("secrets", "sentry", "dsn")):
+        node = config
+        try:
+            for part in path:
+                node = node[part]
+        except (KeyError, AttributeError, TypeError):
+            continue
+        if node:
+            return str(node).strip()
+    return ""
 
 
 def describe_dsn(dsn: str) -> str:

@@ -31,3 +31,31 @@ def relative(when: dt.datetime | None, now: dt.datetime) -> str:
 def stamp(when: dt.datetime | None) -> str:
     """``'2026-11-28 07:00'`` in UTC (empty for None)."""
     return "" if when is None else when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+_SINCE_UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400), ("day", 86400),
+                ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def timesince(then: dt.date, now: dt.date) -> str:
+    """0.18.1's wording of the time from ``then`` to ``now``: ``'2 days, 1 hour'``, the largest
+    unit and the next one down when it is not zero; ``'0 seconds'`` when ``then`` is not earlier."""
+    then, now = _as_datetime(then), _as_datetime(now)
+    delta = now - then
+    left = delta.days * 86400 + delta.seconds  # microseconds ignored
+    if left <= 0:
+        return "0 seconds"
+    index = next(i for i, (_, size) in enumerate(_SINCE_UNITS) if left >= size)
+    name, size = _SINCE_UNITS[index]
+    count = left // size
+    text = f"{count} {name}{'' if count == 1 else 's'}"
+    if index + 1 < len(_SINCE_UNITS):
+        name2, size2 = _SINCE_UNITS[index + 1]
+        count2 = (left - count * size) // size2
+        if count2:
+            text += f", {count2} {name2}{'' if count2 == 1 else 's'}"
+    return text
+
+
+def _as_datetime(value: dt.date) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month, value.day)

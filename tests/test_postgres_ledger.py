@@ -146,7 +146,7 @@ def test_a_0_18_1_database_is_adopted_in_place(pg_url, tmp_path, calls, with_ong
     rows = {row[0]: row for row in execute(pg_url, SELECT_0_18_1)}
     assert set(rows) == {"foo", "bar", "backfill", "broken", "retired-job"}
     assert rows["bar"][5] == ["foo"] and rows["foo"][7] == {} and rows["foo"][8] is None
-    assert rows["broken"][7]["type"] == "ValueError" and rows["broken"][6] == 4  # failed in both ticks
+    assert rows["broken"][7]["type"] == "<class 'ValueError'>" and rows["broken"][6] == 4  # failed in both ticks
     [(old_logs,)] = execute(pg_url, "SELECT count(*) FROM crontabber_log WHERE outcome IS NULL")
     assert old_logs == 3  # 0.18.1's own log rows are kept as they were
 

@@ -81,7 +81,7 @@ def test_error_rolls_back_and_becomes_the_job_error(harness, schema):
     result = harness.run_job("proc", force=True)
     assert result.outcome is Outcome.FAILED
     entry = harness.logs("proc")[0]
-    assert entry.exc_type == "crontabber.legacy.procedure.ProcedureError"
+    assert entry.exc_type == "<class 'crontabber.legacy.procedure.ProcedureError'>"  # 0.18.1's text
     assert "materialized view is locked by vacuum" in entry.exc_value
     assert schema.rows("SELECT count(*) FROM S.marks") == [(0,)]
     assert "locked by vacuum" in harness.state("proc").last_error["value"]

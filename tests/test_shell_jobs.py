@@ -45,7 +45,7 @@ def test_failure_carries_exit_code_and_stderr_tail(harness, tmp_path):
     result = run_shell(harness, command=q(str(path)))
     assert result.outcome is Outcome.FAILED
     (entry,) = harness.logs("job")
-    assert entry.exc_type == "crontabber.legacy.shell.ShellCommandFailed"
+    assert entry.exc_type == "<class 'crontabber.legacy.shell.ShellCommandFailed'>"  # 0.18.1's text
     assert "exit code 3" in entry.exc_value and "disk full on /backup" in entry.exc_value
     assert "working" in entry.output
     state = harness.state("job")

@@ -15,7 +15,7 @@ from crontabber.config.options import parse_instant
 from crontabber.config.settings import Settings, default_conf_path, load_settings
 from crontabber.errors import UsageError
 from crontabber.outcomes import Outcome
-from crontabber.state import Ledger, open_ledger
+from crontabber.state import Ledger
 
 Handler = Callable[[argparse.Namespace, Mapping[str, str], TextIO, TextIO], int]
 
@@ -31,7 +31,7 @@ def _settings(args: argparse.Namespace, overrides: Mapping[str, str], err: TextI
 
 @contextlib.contextmanager
 def _ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = open_ledger(settings.database_url)
+    ledger = settings.open_ledger()
     try:
         yield ledger
     finally:
@@ -87,12 +87,17 @@ def _parse_date(text: str) -> dt.datetime:
 def list_jobs(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     from crontabber.cli import listing
 
-    if args.format not in (None, "table", "json"):
-        raise UsageError(f"list --format {args.format}: use table or json")
+    if args.format not in (None, "table", "json", "blocks"):
+        raise UsageError(f"list --format {args.format}: use table, json or blocks")
     settings = _settings(args, overrides, err)
     with _ledger(settings) as ledger:
         states = ledger.load_all()
-    listing.render(settings, states, SystemClock().now(), out, args.format or "table")
+    if args.format == "blocks":
+        from crontabber.cli import blocks
+
+        blocks.render(settings, states, SystemClock().now(), out)
+    else:
+        listing.render(settings, states, SystemClock().now(), out, args.format or "table")
     return 0
 
 

@@ -15,7 +15,6 @@ from crontabber.config.settings import Settings
 from crontabber.jobs import missing_dependencies
 from crontabber.log_setup import option
 from crontabber.sentry import MISSING_SDK, configured_dsn, describe_dsn
-from crontabber.state import redact_url
 
 
 def problems(settings: Settings) -> list[str]:
@@ -60,7 +59,8 @@ def report(settings: Settings, out: TextIO, verbose: bool = False) -> int:
         _verbose(settings, out)
     if faults:
         return 2
-    out.write(f"OK: {len(settings.jobs)} jobs configured; ledger {redact_url(settings.database_url)}\n")
+    why = f" ({settings.ledger.why})" if settings.ledger is not None else ""
+    out.write(f"OK: {len(settings.jobs)} jobs configured; ledger {settings.ledger_name}{why}\n")
     return 0
 
 
@@ -71,7 +71,9 @@ def _verbose(settings: Settings, out: TextIO) -> None:
         if key.startswith("crontabber.") and key.count(".") == 1 and key != "crontabber.jobs":
             value = settings.config.crontabber[key.split(".", 1)[1]]
             if key == "crontabber.database_url":
-                value = redact_url(settings.database_url)
+                value = settings.ledger_name
+            elif "password" in key:
+                value = "***" if value else value
             out.write(f"  {key} = {value!s}  (from {settings.provenance[key]})\n")
     for job in settings.jobs:
         out.write(f"job {job.app_name} ({job.target})\n")

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from crontabber.config.settings import Settings
+from crontabber.errortext import one_line
 from crontabber.jobs import JobDefinition
 from crontabber.rules import is_on_airflow
 from crontabber.state import JobState
@@ -39,7 +40,7 @@ def _note(job: JobDefinition, state: JobState | None, now: dt.datetime) -> str:
     if state.ongoing:
         return f"started {relative(state.ongoing, now)}"
     if state.error_count and state.last_error:
-        return f"{state.last_error.get('type', '')}: {' '.join(str(state.last_error.get('value', '')).split())}"
+        return one_line(state.last_error.get("type", ""), state.last_error.get("value", ""))
     return state.skip_reason or ""
 
 
@@ -94,9 +95,7 @@ def render(settings: Settings, states: Mapping[str, JobState], now: dt.datetime,
 
 
 def _ledger_name(settings: Settings) -> str:
-    from crontabber.state import redact_url
-
-    return redact_url(settings.database_url)
+    return settings.ledger_name
 
 
 def _iso(value: dt.datetime | None) -> str | None:

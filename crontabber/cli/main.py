@@ -45,12 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--date", help="with --job: run a backfill job for this one date (YYYY-MM-DD "
                         "or ISO instant)")
     parser.add_argument("--max-workers", type=int, help="run up to N independent jobs at once")
-    parser.add_argument("--format", choices=("table", "json", "dot", "mermaid", "svg", "png"), default=None,
-                        help="list: table (default) or json; graph: dot (default), mermaid, svg or png")
+    parser.add_argument("--format", choices=("table", "json", "blocks", "dot", "mermaid", "svg", "png"),
+                        default=None, help="list: table (default), json, or blocks (0.18.1's --list-jobs "
+                        "format); graph: dot (default), mermaid, svg or png")
     parser.add_argument("--verbose", action="store_true", help="configtest: show every setting and "
                         "where it came from")
     parser.add_argument("--debug", action="store_true", help="log debug lines and show tracebacks")
-    parser.add_argument("-l", "--list-jobs", action="store_true", help="0.18.1 spelling of 'list'")
+    parser.add_argument("-l", "--list-jobs", action="store_true", help="0.18.1's listing: 'list --format blocks'")
     parser.add_argument("-n", "--nagios", action="store_true", help="0.18.1 spelling of 'nagios'")
     parser.add_argument("-r", "--reset-job", metavar="JOB", help="0.18.1 spelling of 'reset JOB'")
     parser.add_argument("--configtest", action="store_true", help="0.18.1 spelling of 'configtest'")
@@ -99,6 +100,8 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]:
         args.command = next((command for flag, command in LEGACY_FLAGS.items() if getattr(args, flag)), "run")
         if args.reset_job:
             args.args = [args.reset_job]
+    if args.format is None and args.list_jobs:  # 0.18.1's flag keeps 0.18.1's listing
+        args.format = "blocks"
     return args, overrides
 
 

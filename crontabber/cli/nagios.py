@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from crontabber.config.settings import Settings
+from crontabber.errortext import one_line
 from crontabber.jobs import JobDefinition
 from crontabber.state import JobState, RunnerBeat
 from crontabber.timefmt import duration
@@ -50,9 +51,8 @@ def findings(settings: Settings, states: Mapping[str, JobState], now: dt.datetim
         level = failure_level(job, state)
         if level:
             error = state.last_error or {}
-            value = " ".join(str(error.get("value", "")).split())
             found.append(Finding(level, f"{job.app_name} ({job.target}) failed {state.error_count} "
-                                        f"time(s): {error.get('type', 'error')}: {value}"))
+                                        f"time(s): {one_line(error.get('type', ''), error.get('value', ''))}"))
         late = _overdue(job, state, now)
         if late:
             found.append(late)

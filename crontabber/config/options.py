@@ -40,9 +40,10 @@ GLOBAL_OPTIONS: tuple[tuple[str, str, str, bool], ...] = (
     ("airflow_conn_id", "crontabber_postgres", "Airflow connection id of procedure jobs exported "
                                                "with export-dags --mode native", True),
     ("job_state_db_class", "crontabber.app.JobStateDatabase", "0.18.1 option, not used", False),
-    ("database_class", "crontabber.connection_factory.ConnectionFactory", "0.18.1 option", False),
+    ("database_class", "crontabber.connection_factory.ConnectionFactory",
+     "0.18.1: a connection class of the deployment's own for the ledger (when database_url is not set)", False),
     ("transaction_executor_class", "crontabber.transaction_executor.TransactionExecutor",
-     "0.18.1 option, not used", False),
+     "0.18.1: the transaction executor used with that class", False),
 )
 PER_JOB_KEYS = ("error_retry_time", "timeout", "max_retries", "retry_backoff",
                 "nagios_critical_after", "overdue_warning", "overdue_critical",
@@ -67,13 +68,16 @@ def base_namespace() -> Namespace:
     root.namespace("crontabber")
     for name, default, doc, _ in GLOBAL_OPTIONS:
         root.crontabber.add_option(name, default=default, doc=doc)
+    for name in POSTGRES_KEYS:  # 0.18.1's ledger read these, each defaulting to resource.postgresql's
+        root.crontabber.add_option(name, default="", doc=f"0.18.1: the ledger's {name} "
+                                   f"(default: resource.postgresql.{name})", secret=name == "password")
     root.namespace("resource")
     root.resource.namespace("postgresql")
     for name in POSTGRES_KEYS:
         root.resource.postgresql.add_option(name, default="5432" if name == "port" else "",
                                             secret=name == "password")
     for name in ("database_class", "transaction_executor_class"):
-        root.resource.postgresql.add_option(name, default="", doc="0.18.1 option, not used")
+        root.resource.postgresql.add_option(name, default="", doc="0.18.1: as crontabber.<name>")
     root.resource.namespace("logging")
     root.namespace("logging")
     for name, default in LOGGING_OPTIONS:

@@ -20,6 +20,7 @@ from typing import Any
 from configman import ConfigurationManager, Namespace
 
 from crontabber import _compat  # noqa: F401
+from crontabber.config.ledger import DEFAULT_EXECUTOR, DEFAULT_FACTORY, LedgerChoice, from_ini
 from crontabber.config.options import (
     CONFIG_JOB_KEYS,
     GLOBAL_OPTIONS,
@@ -43,6 +44,7 @@ from crontabber.jobs import (
     split_entries,
 )
 from crontabber.schedule import ScheduleError, parse_duration, parse_schedule, parse_zone
+from crontabber.state import Ledger, open_ledger, redact_url
 
 
 @dataclass
@@ -61,6 +63,16 @@ class Settings:
     not_acted_on: list[str] = field(default_factory=list)
     unknown_options: list[str] = field(default_factory=list)
     runner_silent_after: float | None = None  # None: judged from each host's own ticks
+    ledger: LedgerChoice | None = None  # where the ledger is and why (None: database_url)
+
+    def open_ledger(self) -> Ledger:
+        """Open the configured ledger (LedgerError when it cannot be reached)."""
+        return self.ledger.open() if self.ledger is not None else open_ledger(self.database_url)
+
+    @property
+    def ledger_name(self) -> str:
+        """The ledger, safe to print."""
+        return self.ledger.name if self.ledger is not None else redact_url(self.database_url)
 
     def job(self, name: str) -> JobDefinition:
         """The job with this app name or class path, or JobNotFoundError listing the names."""
@@ -125,28 +137,37 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
     prepared = [_prepare(entry, tz, sources) for entry in entries]
     _check_unique(prepared)
     sections = [(section, job_class) for section, job_class, needs, *_ in prepared if needs]
-    if sections:
+    classes = _ledger_classes(reader)
+    if sections or classes:
         for section, job_class in sections:
             _add_job_namespace(namespace, section, job_class)
-        if any(_references(job_class, "resource.postgresql") for _, job_class in sections):
+        for ledger_class, _ in classes.values():  # 0.18.1 expanded the class's own keys into [crontabber]
+            for key in POSTGRES_KEYS:  # the class's own keys (if it has these) take their place
+                namespace.crontabber.pop(key, None)
+            _add_options(namespace.crontabber, ledger_class)
+        referenced = _referenced([cls for _, cls in sections] + [cls for cls, _ in classes.values()])
+        if referenced:  # a class option's class (ConnectionFactory) may reference the keys too
+            referenced |= set(POSTGRES_KEYS)
+        for name in referenced:
             # configman creates the referenced options itself and fails if they already exist.
-            del namespace.resource["postgresql"]
+            namespace.resource.postgresql.pop(name, None)
         config, unknown = _resolve(namespace, sources)
         reader = _Reader(config, sources)
     defaults = {key: reader.get(f"crontabber.{key}", PER_JOB_CONVERTERS[key])
                 for key in PER_JOB_KEYS if key != "on_airflow_since"}
     inherited = _inherited(reader, defaults)
     jobs = [_definition(item, config, reader, inherited) for item in prepared]
+    ledger = from_ini(reader.value, sources.of, sources.section_lines, path, classes, config.crontabber)
     settings = Settings(
         conf_path=path, config=config, jobs=order_jobs(jobs), timezone=tz,
-        database_url=_database_url(reader, path),
+        database_url=ledger.url, ledger=ledger,
         error_retry_time=reader.get("crontabber.error_retry_time", parse_duration),
         max_ongoing_age_hours=reader.get("crontabber.max_ongoing_age_hours", float),
         max_workers=reader.get("crontabber.max_workers", positive_int),
         unknown_options=sorted(set(unknown)),
         runner_silent_after=reader.get("crontabber.runner_silent_after", optional(parse_duration)))
     settings.provenance = {key: reader.source(key) for key in reader.read}
-    settings.not_acted_on = _not_acted_on(sources)
+    settings.not_acted_on = _not_acted_on(sources, used=[key for _, key in classes.values()])
     return settings
 
 
@@ -166,6 +187,13 @@ class _Reader:
 
     def source(self, key: str) -> str:
         return self.sources.of(key) or "default"
+
+    def value(self, key: str) -> Any:
+        """The value of ``key``, or "" when configman has no such option."""
+        try:
+            return self.get(key)
+        except KeyError:
+            return ""
 
     def get(self, key: str, convert: Callable[[Any], Any] | None = None) -> Any:
         self.read.append(key)
@@ -253,18 +281,47 @@ def _add_job_namespace(namespace: Namespace, section: str, job_class: type) -> N
                 job_ns[key] = value
 
 
-def _references(job_class: type, namespace_name: str) -> bool:
-    """Whether the job's required_config has options that take values from ``namespace_name``."""
-    if not hasattr(job_class, "get_required_config"):
-        return False
-    stack = [job_class.get_required_config()]
+def _referenced(classes: list[type], namespace_name: str = "resource.postgresql") -> set[str]:
+    """Names of the options in the classes' required_config that take values from ``namespace_name``."""
+    names: set[str] = set()
+    stack = [cls.get_required_config() for cls in classes if hasattr(cls, "get_required_config")]
     while stack:
-        for value in stack.pop().values():
+        for key, value in stack.pop().items():
             if isinstance(value, Namespace):
                 stack.append(value)
             elif getattr(value, "reference_value_from", None) == namespace_name:
-                return True
-    return False
+                names.add(key)
+    return names
+
+
+def _add_options(namespace: Namespace, owner: type) -> None:
+    """Declare ``owner``'s required_config keys in ``namespace`` (those not declared yet)."""
+    if hasattr(owner, "get_required_config"):
+        for key, value in owner.get_required_config().items():
+            if key not in namespace:
+                namespace[key] = value
+
+
+def _ledger_classes(reader: _Reader) -> dict[str, tuple[type, str]]:
+    """A connection class of the deployment's own named by 0.18.1's database_class (and the
+    transaction executor beside it), imported: role -> (class, the key that named it)."""
+    from configman import class_converter
+
+    found: dict[str, tuple[type, str]] = {}
+    for role, default in (("database_class", DEFAULT_FACTORY), ("transaction_executor_class", DEFAULT_EXECUTOR)):
+        key = next((key for key in (f"crontabber.{role}", f"resource.postgresql.{role}")
+                    if reader.sources.of(key)), None)
+        text = str(reader.value(key) or "").strip() if key else ""
+        if not text or text == default:
+            if role == "database_class":
+                return {}  # 0.18.1's own factory: the ledger's URL comes from the keys
+            continue
+        try:
+            found[role] = (class_converter(text), key)
+        except Exception as exc:
+            raise ConfigError(f"{reader.source(key)}: {key} = {text!r} cannot be imported "
+                              f"({type(exc).__name__}: {exc}); check the class path and PYTHONPATH") from None
+    return found
 
 
 def _inherited(reader: _Reader, defaults: dict[str, Any]) -> tuple[JobSettings, dict[str, str]]:
@@ -309,31 +366,9 @@ def _depends_on(job_class: type, section: Any) -> tuple[str, ...]:
     return tuple(depends_on_list(getattr(job_class, "depends_on", None)))
 
 
-def _database_url(reader: _Reader, conf_path: Path | None) -> str:
-    url = str(reader.get("crontabber.database_url") or "").strip()
-    if url:
-        return url
-    legacy = {key: str(reader.get(f"resource.postgresql.{key}") or "").strip() for key in POSTGRES_KEYS}
-    if reader.sources.of("resource.postgresql.dbname") or reader.sources.of("resource.postgresql.host"):
-        from urllib.parse import quote
-
-        auth = quote(legacy["user"], safe="")
-        if legacy["password"]:
-            auth += ":" + quote(legacy["password"], safe="")
-        host = legacy["host"] or "localhost"
-        if host.startswith("/"):  # a Unix socket folder
-            host = quote(host, safe="")
-        elif ":" in host and not host.startswith("["):  # an IPv6 address
-            host = f"[{host}]"
-        dbname = quote(legacy["dbname"], safe="")
-        return f"postgresql://{auth + '@' if auth else ''}{host}:{legacy['port'] or 5432}/{dbname}"
-    folder = conf_path.parent if conf_path else Path.cwd()
-    return f"sqlite:///{(folder / 'crontabber.sqlite').resolve()}"
-
-
-def _not_acted_on(sources: Sources) -> list[str]:
+def _not_acted_on(sources: Sources, used: list[str]) -> list[str]:
     """Options that are set but that this version accepts without acting on them."""
     keys = [f"crontabber.{name}" for name, _, _, acted in GLOBAL_OPTIONS if not acted]
     keys += ["application", "resource.postgresql.database_class",
              "resource.postgresql.transaction_executor_class"]
-    return [key for key in keys if sources.of(key)]
+    return [key for key in keys if sources.of(key) and key not in used]

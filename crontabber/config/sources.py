@@ -16,7 +16,8 @@ class Sources:
 
     def __init__(self, conf_path: Path | None, environ: Mapping[str, str], overrides: Mapping[str, str]):
         self.conf_path = conf_path
-        self.ini_lines: dict[str, int] = scan_ini(conf_path) if conf_path else {}
+        self.section_lines: dict[str, int] = {}  # "[resource]" headers, even of empty sections
+        self.ini_lines: dict[str, int] = scan_ini(conf_path, self.section_lines) if conf_path else {}
         self.env_names: dict[str, str] = {}
         self.env: dict[str, str] = {}
         for name, value in environ.items():
@@ -47,10 +48,11 @@ class Sources:
         return sources + [dict(self.env), dict(self.overrides)]
 
 
-def scan_ini(path: Path) -> dict[str, int]:
-    """dotted key -> line number, for an ini file in configman's nested-section format."""
+def scan_ini(path: Path, sections: dict[str, int] | None = None) -> dict[str, int]:
+    """dotted key -> line number, for an ini file in configman's nested-section format; the line of
+    each section header goes into ``sections`` (dotted section name -> line) when given."""
     lines: dict[str, int] = {}
-    sections: list[str] = []
+    path_parts: list[str] = []
     quote = None
     for number, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         line = raw.strip()
@@ -63,11 +65,13 @@ def scan_ini(path: Path) -> dict[str, int]:
         header = re.match(r"^(\[+)\s*([^\]]+?)\s*(\]+)$", line)
         if header:
             depth = len(header.group(1))
-            sections = sections[:depth - 1] + [header.group(2)]
+            path_parts = path_parts[:depth - 1] + [header.group(2)]
+            if sections is not None:
+                sections.setdefault(".".join(path_parts), number)
             continue
         key_value = re.match(r"^([^=]+?)\s*=\s*(.*)$", line)
         if key_value:
-            key = ".".join(sections + [key_value.group(1)])
+            key = ".".join(path_parts + [key_value.group(1)])
             lines.setdefault(key, number)
             value = key_value.group(2)
             for triple in ("'''", '"""'):

@@ -171,23 +171,27 @@ class PostgresLedger(SqlLedger):
                     self._create_schema(cursor)
 
     def _create_schema(self, cursor: Any) -> None:
-        from psycopg2 import errors
-
         cursor.execute("BEGIN")
         try:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-            for statement in _CREATE:
-                cursor.execute(statement)
-        except errors.UniqueViolation:
-            cursor.execute("ROLLBACK")
-            raise LedgerError(f"{self.description}: table crontabber holds several rows for one "
-                              "app_name, so its unique index cannot be built; delete the older "
-                              "duplicates (nothing was changed)") from None
+            self._schema_statements(cursor)
         except BaseException:
             if not self._conn.closed:
                 cursor.execute("ROLLBACK")
             raise
         cursor.execute("COMMIT")
+
+    def _schema_statements(self, cursor: Any) -> None:
+        """Create or upgrade the tables inside the caller's transaction, one process at a time."""
+        from psycopg2 import errors
+
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+        try:
+            for statement in _CREATE:
+                cursor.execute(statement)
+        except errors.UniqueViolation:
+            raise LedgerError(f"{self.description}: table crontabber holds several rows for one "
+                              "app_name, so its unique index cannot be built; delete the older "
+                              "duplicates (nothing was changed)") from None
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Any]:
