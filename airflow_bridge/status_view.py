@@ -118,11 +118,10 @@ def _settings(path: str) -> Any:
 
 def snapshot_of(path: str, session: Any, now: dt.datetime) -> Any:
     """The snapshot of one configuration, its native jobs' state read from Airflow."""
-    from crontabber.state import open_ledger
     from crontabber.views import snapshot
 
     settings = _settings(path)
-    ledger = open_ledger(settings.database_url, read_only=True)
+    ledger = settings.open_ledger(read_only=True)
     try:
         shot = snapshot.read(settings, ledger, now)
     finally:

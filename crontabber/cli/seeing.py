@@ -13,13 +13,13 @@ from crontabber.cli.commands import _ledger, _settings
 from crontabber.clock import SystemClock
 from crontabber.config.settings import Settings
 from crontabber.errors import UsageError
-from crontabber.state import Ledger, open_ledger
+from crontabber.state import Ledger
 
 
 @contextlib.contextmanager
 def _reading(settings: Settings) -> Iterator[Ledger]:
     """The ledger opened read-only: the views never create, upgrade or write anything."""
-    ledger = open_ledger(settings.database_url, read_only=True)
+    ledger = settings.open_ledger(read_only=True)
     try:
         yield ledger
     finally:

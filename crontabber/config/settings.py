@@ -65,9 +65,11 @@ class Settings:
     runner_silent_after: float | None = None  # None: judged from each host's own ticks
     ledger: LedgerChoice | None = None  # where the ledger is and why (None: database_url)
 
-    def open_ledger(self) -> Ledger:
+    def open_ledger(self, read_only: bool = False) -> Ledger:
         """Open the configured ledger (LedgerError when it cannot be reached)."""
-        return self.ledger.open() if self.ledger is not None else open_ledger(self.database_url)
+        if self.ledger is not None:
+            return self.ledger.open(read_only)
+        return open_ledger(self.database_url, read_only=read_only)
 
     @property
     def ledger_name(self) -> str:
