@@ -103,7 +103,31 @@ def list_jobs(args: argparse.Namespace, overrides: Mapping[str, str], out: TextI
     settings = _settings(args, overrides, err)
     with _ledger(settings) as ledger:
         states = ledger.load_all()
-    listing.render(settings, states, SystemClock().now(), out, args.format)
+    listing.render(settings, states, SystemClock().now(), out, args.format, utc=args.utc)
+    return 0
+
+
+def run_log(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from crontabber.cli import runlog
+    from crontabber.cli.listing import zone_name
+    from crontabber.errors import JobNotFoundError
+
+    if len(args.args) != 1:
+        raise UsageError("log needs one job name: crontabber log NAME [-n RUNS] [--format json]")
+    if args.runs is not None and args.runs < 1:
+        raise UsageError("log -n RUNS must be 1 or more")
+    settings = _settings(args, overrides, err)
+    try:
+        job = settings.job(args.args[0])
+        name, backfill = job.app_name, job.is_backfill
+    except JobNotFoundError:  # a job removed from the config still has its history
+        job, name, backfill = None, args.args[0], False
+    with _ledger(settings) as ledger:
+        entries = ledger.logs(name, args.runs or 10)
+    if job is None and not entries:
+        settings.job(name)  # the "no job ... is configured (configured: ...)" error
+    zone = dt.timezone.utc if args.utc else settings.timezone
+    runlog.render(name, entries, backfill, zone, zone_name(zone), out, args.format, args.runs or 10)
     return 0
 
 
@@ -170,4 +194,5 @@ HANDLERS: dict[str, Handler] = {
     "run": run, "list": list_jobs, "nagios": nagios, "reset": reset, "configtest": configtest,
     "audit-ghosts": audit_ghosts, "sentrytest": sentrytest, "export-dags": export_dags,
     "import-crontab": import_crontab,
+    "log": run_log,
 }
