@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", help="export-dags: only these app names (comma-separated)")
     parser.add_argument("--check", action="store_true", help="export-dags: load and serialize the "
                         "DAGs with Airflow")
+    parser.add_argument("--system", action=argparse.BooleanOptionalAction, default=None,
+                        help="import-crontab: the sixth field of each line is a user (a system crontab); "
+                        "--no-system: it is the command (default: a user column only when every line's "
+                        "sixth field is a user of this host)")
     parser.add_argument("--prune", action="store_true", help="export-dags: delete DAG files of jobs "
                         "that no longer exist")
     return parser
