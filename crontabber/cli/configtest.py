@@ -29,8 +29,20 @@ def notes(settings: Settings) -> list[str]:
     """Things that are fine but worth saying (accepted-but-unused and unknown options)."""
     result = [f"option {key} is accepted for crontabber 0.18.1 compatibility but not acted on"
               for key in settings.not_acted_on]
-    result += [f"option {key} is not a crontabber option and is ignored" for key in settings.unknown_options]
+    result += [f"option {key} is not a crontabber option and is ignored{_connection_hint(key)}"
+               for key in settings.unknown_options]
     return result
+
+
+def _connection_hint(key: str) -> str:
+    """Where a Python job's own database settings go, for a key written one level too high."""
+    section, _, name = key.rpartition(".")
+    if not section.startswith("crontabber.class-") or name not in ("host", "port", "dbname", "user", "password",
+                                                                    "database_url"):
+        return ""
+    return (f"; a job using the PostgreSQL mixins reads its connection from a [[[database]]] subsection of "
+            f"[[{section.split('.', 1)[1]}]]: host, port, dbname, user, password (each defaults to "
+            "resource.postgresql's)")
 
 
 def report(settings: Settings, out: TextIO, verbose: bool = False) -> int:
