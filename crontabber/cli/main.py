@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--utc", action="store_true", help="list and log: show times in UTC instead of "
                         "crontabber.timezone")
     parser.add_argument("--verbose", action="store_true", help="configtest: show every setting and "
-                        "where it came from")
+                        "where it came from; export-dags: every note, also of unchanged files")
     parser.add_argument("--runs", type=int, metavar="N", help="log: show the last N runs (default 10; "
                         "also -n N after 'log')")
     parser.add_argument("--debug", action="store_true", help="log debug lines and show tracebacks")
