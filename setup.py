@@ -14,7 +14,7 @@ AIRFLOW = ["apache-airflow==3.3.*", "apache-airflow-providers-standard",
            "apache-airflow-providers-common-sql", "apache-airflow-providers-postgres", "asyncpg"]
 
 setup(
-    name="crontabber",
+    name="crontabber-ng",
     version=VERSION,
     description="A cron job runner with dependencies, retries, backfill, locking, Nagios "
                 "and an Airflow bridge; compatible with Mozilla's crontabber 0.18.1",

@@ -1,8 +1,10 @@
 """``crontabber export-dags``: write, compare, prune and check generated DAG files.
 
 Exit codes: 0 written (or already up to date); 2 configuration or usage errors,
-a ``--jobs`` job that cannot be exported in this mode, or a failed ``--check``.
-Airflow is imported only for ``--check``.
+a ``--jobs`` job that cannot be exported in this mode, nothing exportable at all, a
+failed ``--check`` or ``--check`` without Airflow. Notes (what a DAG cannot express)
+are printed for files whose content changed; ``--verbose`` prints them all.
+Airflow is imported only for ``--check``, in a child process (``check.run_check``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import ast
 from pathlib import Path
 from typing import Any, TextIO
 
-from airflow_bridge.export import Export, export
+from airflow_bridge.export import Export, export, file_name
 from airflow_bridge.source import HEADER
 from crontabber.errors import UsageError
 
@@ -23,18 +25,27 @@ def export_command(settings: Any, args: argparse.Namespace, out: TextIO, err: Te
     """Write the DAG files of ``settings``' jobs to ``args.output``; see the module docstring."""
     if not args.output:
         raise UsageError("export-dags needs --output DIR (the folder to write the DAG files to)")
+    if args.check:
+        from airflow_bridge.check import require_airflow
+
+        require_airflow()  # before anything is written: one line, exit 2
     names = args.jobs.split(",") if args.jobs else None
-    result = export(settings, args.mode or "bridge", names)
+    mode = args.mode or "bridge"
+    result = export(settings, mode, names)
+    for app_name, why in result.skipped.items():
+        err.write(f"not exported ({mode} mode): {app_name}: {why}\n")
+    if not result.files:
+        raise UsageError(_nothing_exported(settings, result, mode))
     folder = Path(args.output)
     folder.mkdir(parents=True, exist_ok=True)
     written, unchanged = write_files(folder, result)
     _report_mapping(result, out)
     out.write(f"{len(written)} written, {len(unchanged)} unchanged in {folder}\n")
-    for app_name, why in result.skipped.items():
-        err.write(f"not exported ({args.mode} mode): {app_name}: {why}\n")
-    for model in result.models:
-        for note in model.notes:
-            err.write(f"note: {model.provenance.app_name}: {note}\n")
+    verbose = getattr(args, "verbose", False)
+    for model in result.models:  # notes travel in each file's header; say them when the file changed
+        if verbose or file_name(model.dag_id) in written:
+            for note in model.notes:
+                err.write(f"note: {model.provenance.app_name}: {note}\n")
     stale = stale_files(folder, result, settings, selected=names is not None)
     for path in stale:
         if args.prune:
@@ -47,15 +58,26 @@ def export_command(settings: Any, args: argparse.Namespace, out: TextIO, err: Te
     if names is not None and result.skipped:
         code = 2
     if args.check:
-        from airflow_bridge.check import check_folder
+        from airflow_bridge.check import run_check
 
-        problems = check_folder(folder, [folder / name for name in result.files])
+        problems = run_check(folder, [folder / name for name in result.files])
         for problem in problems:
             err.write(f"check failed: {problem}\n")
         if problems:
             return 2
         out.write(f"check: {len(result.files)} DAG files load and serialize\n")
     return code
+
+
+def _nothing_exported(settings: Any, result: Export, mode: str) -> str:
+    """Why an export produced no file (exit 2: a check of nothing must not pass)."""
+    if not settings.jobs:
+        return "nothing to export: no jobs are configured (crontabber.jobs is empty)"
+    if result.skipped:
+        return (f"nothing to export: none of the {len(result.skipped)} selected jobs can be exported in "
+                f"{mode} mode (see the 'not exported' lines above)"
+                + ("; --mode bridge exports every job" if mode == "native" else ""))
+    return "nothing to export: no job was selected"
 
 
 def write_files(folder: Path, result: Export) -> tuple[list[str], list[str]]:

@@ -14,6 +14,7 @@ from typing import Any
 from airflow_bridge.cronfit import cron_fits
 from airflow_bridge.model import DagModel, Provenance, ScheduleSpec
 from crontabber.errors import ConfigError
+from crontabber.timefmt import duration
 
 DAY = 86400
 CONFIG_VARIABLE = "crontabber_config"  # Airflow Variable holding the config path (or env CRONTABBER_CONFIG)
@@ -91,8 +92,8 @@ def retry_args(job: Any) -> tuple[dict[str, Any], list[str]]:
         while spent + step * settings.retry_backoff ** retries <= interval and retries < 1000:
             spent += step * settings.retry_backoff ** retries
             retries += 1
-        notes.append(f"retries = {retries}: as many retry delays as fit in one interval "
-                     f"({interval:g} s); set max_retries to choose")
+        notes.append(f"retries = {retries}: as many retry delays ({duration(delay)}) as fit in one interval "
+                     f"({duration(interval)}); set max_retries to choose")
     args["retries"] = retries
     if settings.retry_backoff > 1:
         args["retry_exponential_backoff"] = float(settings.retry_backoff)
@@ -149,7 +150,8 @@ def provenance(job: Any) -> Provenance:
         source = f"python class {job.target}"
     else:
         key = "command" if job.kind == "shell" else "procedure"
-        source = f"{job.kind} {key} {str(job.config.get(key) or '').strip()}"
+        label = "shell command" if job.kind == "shell" else job.kind  # "procedure x", not "procedure procedure x"
+        source = f"{label} {str(job.config.get(key) or '').strip()}"
     where = job.entry.where
     if "/" in where or "\\" in where:  # keep the file name and line only: no absolute paths
         where = re.split(r"[\\/]", where)[-1]

@@ -3,7 +3,8 @@ serves the crontabber status page in Airflow's UI (``status_view``).
 
 Airflow refuses to serialize a DAG whose timetable no plugin registers, so the
 scheduler, the dag-processor and ``dag.test()`` all need this plugin installed
-(``pip install crontabber[airflow]`` on every Airflow host).
+(``pip install '.[airflow]'`` from a clone, once published ``pip install 'crontabber-ng[airflow]'``,
+on every Airflow host).
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ compile and execute the file, best and median of N rounds, in one warm process.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -66,6 +68,7 @@ def export_thousand(folder: Path) -> tuple[float, float, int]:
 
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="dag-parse-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # leave nothing in /tmp
     os.environ.setdefault("AIRFLOW_HOME", str(home))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# How to get psycopg2, in every message that needs it. The distribution is crontabber-ng:
+# "crontabber" on the package index is Mozilla's 0.18.1, which has no postgres extra.
+INSTALL_POSTGRES = ("pip install '.[postgres]' in a clone of crontabber (once published: "
+                    "pip install 'crontabber-ng[postgres]'), or pip install psycopg2-binary")
+
 
 class CrontabberError(Exception):
     """Base class: a problem reported as one line, without a traceback."""

@@ -96,7 +96,7 @@ class Runner:
             state = self.ledger.load([job.app_name]).get(job.app_name) or JobState(
                 job.app_name, depends_on=tuple(job.depends_on))
             instance = self._instance(job, state, when)
-            started, t0 = self.clock.now(), time.monotonic()
+            t0 = time.monotonic()
 
             def one_date() -> list[dt.datetime]:
                 instance._run_proxy(when)
@@ -108,12 +108,12 @@ class Runner:
             duration = time.monotonic() - t0
             if failure is None:
                 latest = max(filter(None, (state.last_success, when)))
-                self.ledger.save(state.but(last_success=latest), LogEntry(
-                    job.app_name, started, duration, Outcome.SUCCEEDED, success=when,
+                self.ledger.save(state.but(last_success=latest), LogEntry(  # logged when it ends, as 0.18.1
+                    job.app_name, self.clock.now(), duration, Outcome.SUCCEEDED, success=when,
                     output=_output(instance)))
                 return JobResult(job.app_name, Outcome.SUCCEEDED, dates=[when])
             outcome = Outcome.TIMED_OUT if failure.timed_out else Outcome.FAILED
-            self.ledger.save(state, self._failure_log(job, started, duration, outcome, failure, instance))
+            self.ledger.save(state, self._failure_log(job, self.clock.now(), duration, outcome, failure, instance))
             self._report(job, failure)
             return JobResult(job.app_name, outcome, failure.one_line())
         finally:

@@ -28,9 +28,27 @@ def relative(when: dt.datetime | None, now: dt.datetime) -> str:
     return f"in {duration(delta)}" if delta > 0 else f"{duration(delta)} ago"
 
 
-def stamp(when: dt.datetime | None) -> str:
-    """``'2026-11-28 07:00'`` in UTC (empty for None)."""
-    return "" if when is None else when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+def stamp(when: dt.datetime | None, zone: dt.tzinfo | None = None) -> str:
+    """``'2026-11-28 07:00'`` in UTC (empty for None); with ``zone``, its wall time and offset:
+    ``'2026-11-28 08:00 +01:00'``, so a reader never has to guess which zone a time is in."""
+    if when is None:
+        return ""
+    if zone is None:
+        return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    local = when.astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M ") + offset(local)
+
+
+def stamp_seconds(when: dt.datetime, zone: dt.tzinfo) -> str:
+    """``'2026-11-28 08:00:05 +01:00'``: an instant to the second in ``zone``, with its offset."""
+    local = when.astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M:%S ") + offset(local)
+
+
+def offset(local: dt.datetime) -> str:
+    """``'+01:00'`` for an aware datetime (``'+00:00'`` for UTC)."""
+    text = local.strftime("%z") or "+0000"
+    return f"{text[:3]}:{text[3:5]}"
 
 
 _SINCE_UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400), ("day", 86400),

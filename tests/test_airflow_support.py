@@ -7,8 +7,10 @@ subprocess) and only then lets the tests import Airflow. It runs once per proces
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,10 +23,18 @@ REPO = Path(__file__).resolve().parent.parent
 AIRFLOW = Path(sys.executable).with_name("airflow")
 
 
+def scratch_folder(prefix: str) -> Path:
+    """A temporary folder that is deleted when this Python process exits (no /tmp leftovers)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 @functools.cache
 def airflow_home() -> Path:
-    """A fresh AIRFLOW_HOME with a migrated SQLite DB, examples off, and an empty dags folder."""
-    home = Path(tempfile.mkdtemp(prefix="crontabber-airflow-"))
+    """A fresh AIRFLOW_HOME with a migrated SQLite DB, examples off, and an empty dags folder;
+    removed when the test session's process exits."""
+    home = scratch_folder("crontabber-airflow-")
     dags = home / "dags"
     dags.mkdir()
     os.environ.update({

@@ -142,6 +142,17 @@ def test_a_missing_cwd_or_program_is_a_clear_failure(harness, tmp_path):
     assert "missing" in harness.logs("other")[0].exc_value
 
 
+def test_a_missing_working_directory_is_said_as_such(harness, tmp_path):
+    """The issue's case: ``nice`` started in a folder that is not there (not "cannot start 'nice'")."""
+    result = run_shell(harness, command="nice ./x.sh", cwd=str(tmp_path / "opt-x"))
+    assert result.outcome is Outcome.FAILED
+    assert harness.logs("job")[0].exc_value == (f"working directory '{tmp_path / 'opt-x'}' does not exist: "
+                                                "create it or change cwd in the job's section")
+    (tmp_path / "a-file").write_text("")
+    run_shell(harness, name="other", command="true", cwd=str(tmp_path / "a-file"))
+    assert "is not a directory: change cwd" in harness.logs("other")[0].exc_value
+
+
 def test_without_shell_metacharacters_are_plain_words(harness, tmp_path):
     command = f"echo $(touch {tmp_path}/a) `touch {tmp_path}/b` ; touch {tmp_path}/c && touch {tmp_path}/d \"q'uote\""
     result = run_shell(harness, command=q(command), cwd=str(tmp_path))

@@ -97,7 +97,31 @@ def list_jobs(args: argparse.Namespace, overrides: Mapping[str, str], out: TextI
 
         blocks.render(settings, states, SystemClock().now(), out)
     else:
-        listing.render(settings, states, SystemClock().now(), out, args.format or "table")
+        listing.render(settings, states, SystemClock().now(), out, args.format or "table", utc=args.utc)
+    return 0
+
+
+def run_log(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from crontabber.cli import runlog
+    from crontabber.cli.listing import zone_name
+    from crontabber.errors import JobNotFoundError
+
+    if len(args.args) != 1:
+        raise UsageError("log needs one job name: crontabber log NAME [-n RUNS] [--format json]")
+    if args.runs is not None and args.runs < 1:
+        raise UsageError("log -n RUNS must be 1 or more")
+    settings = _settings(args, overrides, err)
+    try:
+        job = settings.job(args.args[0])
+        name, backfill = job.app_name, job.is_backfill
+    except JobNotFoundError:  # a job removed from the config still has its history
+        job, name, backfill = None, args.args[0], False
+    with _ledger(settings) as ledger:
+        entries = ledger.logs(name, args.runs or 10)
+    if job is None and not entries:
+        settings.job(name)  # the "no job ... is configured (configured: ...)" error
+    zone = dt.timezone.utc if args.utc else settings.timezone
+    runlog.render(name, entries, backfill, zone, zone_name(zone), out, args.format or "table", args.runs or 10)
     return 0
 
 
@@ -176,4 +200,5 @@ HANDLERS: dict[str, Handler] = {
     "import-crontab": import_crontab,
     "graph": _seeing("graph"), "status": _seeing("status"), "metrics": _seeing("metrics"),
     "forget-host": _seeing("forget_host"),
+    "log": run_log,
 }

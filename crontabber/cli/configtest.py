@@ -31,7 +31,8 @@ def notes(settings: Settings) -> list[str]:
     """Things that are fine but worth saying (accepted-but-unused and unknown options)."""
     result = [f"option {key} is accepted for crontabber 0.18.1 compatibility but not acted on"
               for key in settings.not_acted_on]
-    result += [f"option {key} is not a crontabber option and is ignored" for key in settings.unknown_options]
+    result += [f"option {key} is not a crontabber option and is ignored{_connection_hint(key)}"
+               for key in settings.unknown_options]
     if configured_dsn(settings.config) and importlib.util.find_spec("sentry_sdk") is None:
         result.append(MISSING_SDK)
     return result
@@ -46,6 +47,17 @@ def _alerting(settings: Settings, out: TextIO) -> None:
     where = host if host.startswith("/") else f"{host}:{option(config, 'syslog_port').strip()} (UDP)"
     out.write(f"syslog: log lines at level {option(config, 'syslog_error_logging_level')} and above to "
               f"{where}, facility {option(config, 'syslog_facility_string')}\n")
+
+
+def _connection_hint(key: str) -> str:
+    """Where a Python job's own database settings go, for a key written one level too high."""
+    section, _, name = key.rpartition(".")
+    if not section.startswith("crontabber.class-") or name not in ("host", "port", "dbname", "user", "password",
+                                                                    "database_url"):
+        return ""
+    return (f"; a job using the PostgreSQL mixins reads its connection from a [[[database]]] subsection of "
+            f"[[{section.split('.', 1)[1]}]]: host, port, dbname, user, password (each defaults to "
+            "resource.postgresql's)")
 
 
 def report(settings: Settings, out: TextIO, verbose: bool = False) -> int:

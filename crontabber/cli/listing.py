@@ -14,6 +14,7 @@ from crontabber.rules import is_on_airflow
 from crontabber.state import JobState
 from crontabber.timefmt import relative, stamp
 
+UTC = dt.timezone.utc
 COLUMNS = ("JOB", "STATE", "LAST SUCCESS", "NEXT RUN", "ERRORS", "DEPENDS ON", "NOTE")
 
 
@@ -32,9 +33,9 @@ def job_status(job: JobDefinition, state: JobState | None, now: dt.datetime) -> 
     return "ok"
 
 
-def _note(job: JobDefinition, state: JobState | None, now: dt.datetime) -> str:
+def _note(job: JobDefinition, state: JobState | None, now: dt.datetime, zone: dt.tzinfo = UTC) -> str:
     if is_on_airflow(job, now):
-        return f"runs on Airflow since {stamp(job.settings.on_airflow_since)} UTC"
+        return f"runs on Airflow since {stamp(job.settings.on_airflow_since, zone)}"
     if state is None:
         return ""
     if state.ongoing:
@@ -44,8 +45,10 @@ def _note(job: JobDefinition, state: JobState | None, now: dt.datetime) -> str:
     return state.skip_reason or ""
 
 
-def rows(settings: Settings, states: Mapping[str, JobState], now: dt.datetime) -> list[dict[str, Any]]:
-    """One dict per configured job, in run order (the JSON output is exactly these)."""
+def rows(settings: Settings, states: Mapping[str, JobState], now: dt.datetime,
+         zone: dt.tzinfo = UTC) -> list[dict[str, Any]]:
+    """One dict per configured job, in run order (the JSON output is exactly these, in UTC;
+    ``zone`` is the zone of times inside the note text)."""
     result = []
     for job in settings.jobs:
         state = states.get(job.app_name)
@@ -65,15 +68,17 @@ def rows(settings: Settings, states: Mapping[str, JobState], now: dt.datetime) -
             "depends_on": list(job.depends_on),
             "runs_on": "airflow" if is_on_airflow(job, now) else "cron",
             "on_airflow_since": _iso(job.settings.on_airflow_since),
-            "note": _note(job, state, now),
+            "note": _note(job, state, now, zone),
         })
     return result
 
 
 def render(settings: Settings, states: Mapping[str, JobState], now: dt.datetime,
-           out: TextIO, fmt: str = "table") -> None:
-    """Write the listing as an aligned table or as JSON."""
-    data = rows(settings, states, now)
+           out: TextIO, fmt: str = "table", utc: bool = False) -> None:
+    """Write the listing as an aligned table (times in ``crontabber.timezone`` with their offset,
+    or in UTC with ``utc``) or as JSON (ISO 8601 instants in UTC, with their offset)."""
+    zone = UTC if utc or fmt == "json" else settings.timezone
+    data = rows(settings, states, now, zone)
     if fmt == "json":
         json.dump(data, out, indent=2)
         out.write("\n")
@@ -84,14 +89,19 @@ def render(settings: Settings, states: Mapping[str, JobState], now: dt.datetime,
         nxt = _parse(row["next_run"])
         table.append((
             row["app_name"], row["state"],
-            f"{stamp(last)} ({relative(last, now)})" if last else "-",
-            f"{stamp(nxt)} ({relative(nxt, now)})" if nxt else "-",
+            f"{stamp(last, zone)} ({relative(last, now)})" if last else "-",
+            f"{stamp(nxt, zone)} ({relative(nxt, now)})" if nxt else "-",
             str(row["error_count"]), ", ".join(row["depends_on"]) or "-", row["note"]))
     widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS) - 1)]
     for line in table:
         cells = [cell.ljust(width) for cell, width in zip(line, widths)] + [line[-1]]
         out.write("  ".join(cells).rstrip() + "\n")
-    out.write(f"\n{len(data)} jobs; times in UTC; ledger: {_ledger_name(settings)}\n")
+    out.write(f"\n{len(data)} jobs; times in {zone_name(zone)}; ledger: {_ledger_name(settings)}\n")
+
+
+def zone_name(zone: dt.tzinfo) -> str:
+    """``Europe/Berlin`` for a zoneinfo zone, ``UTC`` for UTC."""
+    return getattr(zone, "key", None) or str(zone)
 
 
 def _ledger_name(settings: Settings) -> str:

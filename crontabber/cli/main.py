@@ -17,8 +17,7 @@ from crontabber import __version__
 from crontabber.errors import ConfigError, CrontabberError, LedgerError, UsageError
 
 SUBCOMMANDS = ("run", "list", "nagios", "reset", "configtest", "audit-ghosts", "export-dags",
-               "import-crontab",
-               "graph", "status", "metrics", "forget-host")
+               "import-crontab", "log", "graph", "status", "metrics", "forget-host")
 LEGACY_FLAGS = {"list_jobs": "list", "nagios": "nagios", "reset_job": "reset",
                 "configtest": "configtest", "audit_ghosts": "audit-ghosts", "sentrytest": "sentrytest"}
 
@@ -37,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("command", nargs="?", choices=SUBCOMMANDS, default=None,
                         help="what to do (default: run)")
     parser.add_argument("args", nargs="*", help="the subcommand's arguments (reset: a job name; "
-                        "import-crontab: a crontab file; forget-host: a runner host)")
+                        "import-crontab: a crontab file; log: a job name; forget-host: a runner host)")
     parser.add_argument("--admin.conf", dest="conf", metavar="FILE", help="the crontabber.ini to read")
     parser.add_argument("-j", "--job", help="run only this job (app name or module.Class)")
     parser.add_argument("-f", "--force", action="store_true", help="with --job: run even if not due "
@@ -48,8 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=("table", "json", "blocks", "dot", "mermaid", "svg", "png"),
                         default=None, help="list: table (default), json, or blocks (0.18.1's --list-jobs "
                         "format); graph: dot (default), mermaid, svg or png")
+    parser.add_argument("--utc", action="store_true", help="list and log: show times in UTC instead of "
+                        "crontabber.timezone")
     parser.add_argument("--verbose", action="store_true", help="configtest: show every setting and "
-                        "where it came from")
+                        "where it came from; export-dags: every note, also of unchanged files")
+    parser.add_argument("--runs", type=int, metavar="N", help="log: show the last N runs (default 10; "
+                        "also -n N after 'log')")
     parser.add_argument("--debug", action="store_true", help="log debug lines and show tracebacks")
     parser.add_argument("-l", "--list-jobs", action="store_true", help="0.18.1's listing: 'list --format blocks'")
     parser.add_argument("-n", "--nagios", action="store_true", help="0.18.1 spelling of 'nagios'")
@@ -64,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", help="export-dags: only these app names (comma-separated)")
     parser.add_argument("--check", action="store_true", help="export-dags: load and serialize the "
                         "DAGs with Airflow")
+    parser.add_argument("--system", action=argparse.BooleanOptionalAction, default=None,
+                        help="import-crontab: the sixth field of each line is a user (a system crontab); "
+                        "--no-system: it is the command (default: a user column only when every line's "
+                        "sixth field is a user of this host)")
     parser.add_argument("--prune", action="store_true", help="export-dags: delete DAG files of jobs "
                         "that no longer exist")
     # graph, status, metrics
@@ -80,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]:
     """Our flags, and ``--a.b=c`` configuration overrides, from ``argv``."""
     parser = build_parser()
-    args, rest = parser.parse_known_args(list(argv))
+    args, rest = parser.parse_known_args(_log_runs_flag(list(argv)))
     overrides: dict[str, str] = {}
     index = 0
     while index < len(rest):
@@ -103,6 +110,20 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]:
     if args.format is None and args.list_jobs:  # 0.18.1's flag keeps 0.18.1's listing
         args.format = "blocks"
     return args, overrides
+
+
+def _log_runs_flag(argv: list[str]) -> list[str]:
+    """``log JOB -n 5``: after ``log``, ``-n N`` means ``--runs N`` (elsewhere ``-n`` is 0.18.1's --nagios)."""
+    if "log" not in argv:
+        return argv
+    result = list(argv)
+    for index in range(argv.index("log") + 1, len(argv)):
+        token = argv[index]
+        if token == "-n" and index + 1 < len(argv) and argv[index + 1].isdigit():
+            result[index] = "--runs"
+        elif token.startswith("-n") and token[2:].isdigit():
+            result[index] = "--runs=" + token[2:]
+    return result
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -136,7 +157,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except KeyboardInterrupt:
         err.write("crontabber: interrupted\n")
         return 130
+    except BrokenPipeError:  # `crontabber log x | head`: the reader has all it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error when Python flushes
+        return 0
 
 
 def _is_nagios(argv: Sequence[str]) -> bool:
+    argv = _log_runs_flag(list(argv))
     return "nagios" in argv or "--nagios" in argv or "-n" in argv

@@ -34,7 +34,7 @@ _UNLOCK_HELPER = re.compile(r"^(?:unlock|[\w.-]*[-_]unlock)(?:\.sh)?$")
 _BUILTINS = {"test", "[", "true", "false", ":", "cd", "echo", "printf", "export", "set", "if", "then", "else",
              "elif", "fi", "for", "while", "until", "do", "done", "case", "esac", ".", "source", "exit"}
 _INTERPRETERS = {"sh", "bash", "dash", "zsh", "ksh", "python", "python2", "python3", "perl", "php",
-                 "ruby", "node", "env", "exec", "sudo", "nohup", "setsid", "chronic"}
+                 "ruby", "node", "exec"}
 
 
 @dataclass
@@ -308,12 +308,17 @@ def _int(text: str | None) -> int | None:
 
 
 def _program(tokens: list[Token]) -> str:
-    """The word an app name comes from: the first real program (or the script an interpreter runs)."""
+    """The word an app name comes from: the first real program (or the script an interpreter runs),
+    past wrappers and their arguments (``sudo -u www-data x.sh`` -> ``x.sh``, not ``www-data``)."""
     at_command, after_redirect = True, False
+    takes_value: frozenset[str] = frozenset()
+    value_next = False  # the next word is an option's value
+    skip = 0  # a wrapper's own arguments still to pass over (timeout's duration, flock's lock file)
     for token in tokens:
         if token.kind != "word":
             at_command = token.kind == "op" or at_command
             after_redirect = token.kind == "redirect"
+            takes_value, skip, value_next = frozenset(), 0, False
             continue
         if after_redirect or not token.plain:
             after_redirect = False
@@ -322,8 +327,18 @@ def _program(tokens: list[Token]) -> str:
         base = os.path.basename(word)
         if not at_command:
             continue
+        if value_next:
+            value_next = False
+            continue
         if re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", word) or word.startswith("-"):
-            continue  # an assignment or an interpreter's option: still looking for the program
+            value_next = word in takes_value
+            continue  # an assignment or an option: still looking for the program
+        if skip:
+            skip -= 1
+            continue
+        if base in _WRAPPERS:
+            takes_value, skip = _WRAPPERS[base]
+            continue
         if base in _INTERPRETERS or re.match(r"^python\d", base):
             continue
         if base in _BUILTINS:
@@ -331,3 +346,19 @@ def _program(tokens: list[Token]) -> str:
             continue
         return base
     return ""
+
+
+# Programs that run another program: (options that take a value, arguments before the program).
+_WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
+    "sudo": (frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-T", "-U", "-R", "--user", "--group",
+                        "--chdir", "--prompt", "--role", "--type", "--other-user", "--chroot",
+                        "--close-from", "--command-timeout"}), 0),
+    "env": (frozenset({"-u", "-C", "-S", "--unset", "--chdir", "--split-string"}), 0),
+    "nice": (frozenset({"-n", "--adjustment"}), 0),
+    "ionice": (frozenset({"-c", "-n", "-t", "--class", "--classdata"}), 0),
+    "timeout": (frozenset({"-s", "-k", "--signal", "--kill-after"}), 1),
+    "flock": (frozenset({"-w", "-E", "--timeout", "--wait", "--conflict-exit-code"}), 1),
+    "stdbuf": (frozenset({"-i", "-o", "-e", "--input", "--output", "--error"}), 0),
+    "chronic": (frozenset(), 0), "nohup": (frozenset(), 0), "setsid": (frozenset(), 0),
+    "run-one": (frozenset(), 0), "time": (frozenset({"-f", "-o", "--format", "--output"}), 0),
+}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 import unicodedata
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from crontabber.schedule import ScheduleError, parse_zone
 
 _BARE = re.compile(r"^[A-Za-z0-9_./:@+~-](?:[A-Za-z0-9_./:@+~ -]*[A-Za-z0-9_./:@+~-])?$")
 _INTERPOLATION = re.compile(r"%\([^)]*\)s")
+_BLANKS = re.compile(r"[ \t]+")  # cron's field separators
 _SYSTEM_HEADER = re.compile(r"^#\s*m\s+h\s+dom\s+mon\s+dow\s+user\s+command", re.MULTILINE)
 _MAX_NAME = 60
 
@@ -65,11 +67,52 @@ def host_zone() -> str:
     return "UTC"
 
 
-def looks_like_system_crontab(path: Path, text: str) -> bool:
+def looks_like_system_crontab(path: Path | None, text: str) -> bool:
     """/etc/crontab, /etc/cron.d/*, or a file with /etc/crontab's ``m h dom mon dow user command`` header."""
-    resolved = Path(os.path.abspath(path))
-    return (resolved == Path("/etc/crontab") or resolved.parent.name == "cron.d"
+    resolved = Path(os.path.abspath(path)) if path is not None else None
+    return (resolved == Path("/etc/crontab") or (resolved is not None and resolved.parent.name == "cron.d")
             or bool(_SYSTEM_HEADER.search(text)))
+
+
+def is_local_user(name: str) -> bool:
+    """True when ``name`` is a user account on this host."""
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
+def user_column(text: str, forced: bool | None, looks_system: bool) -> tuple[bool, str]:
+    """Whether job lines carry a user after the time fields, and the sentence that says what was assumed.
+
+    ``forced`` is ``--system`` (True) or ``--no-system`` (False); otherwise the sixth field is a
+    user only when it is one on every job line and a user on this host: a system crontab copied
+    without its header must not turn ``root`` into a job's command (and name)."""
+    if forced is not None:
+        flag = "--system" if forced else "--no-system"
+        kind = "a system crontab: the sixth field of each job line is its user" if forced else \
+            "a user crontab: the command starts after the five time fields"
+        return forced, f"read as {kind} ({flag})"
+    lines = parse_crontab(text, system=False).lines
+    firsts = [(line.number, _BLANKS.split(line.command, maxsplit=1)) for line in lines]
+    users = [(number, words[0]) for number, words in firsts if len(words) == 2 and is_local_user(words[0])]
+    if lines and len(users) == len(lines):
+        names = ", ".join(sorted({name for _, name in users}))
+        return True, (f"read as a system crontab: the sixth field of every job line is a user of this host "
+                      f"({names}); --no-system reads the sixth field as the command")
+    reason = "a user crontab: the command starts after the five time fields"
+    if users:
+        shown = ", ".join(f"line {number} ({name})" for number, name in users[:5])
+        reason += (f"; some lines start with a user of this host: {shown}; if the file is a system crontab, "
+                   "pass --system")
+    elif looks_system:
+        reason += "; it looks like a system crontab: if its sixth field is a user, pass --system"
+    else:
+        reason += " (--system reads a user column)"
+    return False, f"read as {reason}"
 
 
 def ini_value(text: str) -> str:
@@ -85,7 +128,8 @@ def ini_value(text: str) -> str:
 
 
 def _printable(text: str) -> str:
-    return "".join(char if char.isprintable() else "?" for char in text)
+    """``text`` for an ini comment: tabs stay, other control characters become ``?``."""
+    return "".join(char if char.isprintable() or char == "\t" else "?" for char in text)
 
 
 def app_name_for(converted: Converted, taken: set[str]) -> str:
@@ -158,6 +202,33 @@ def _section(line: CronLine, converted: Converted) -> dict[str, str]:
     return section
 
 
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|CREDENTIAL|(?:^|_)(?:API_?)?KEY(?:$|_)",
+                          re.IGNORECASE)
+
+
+def is_secret_name(name: str) -> bool:
+    """``PGPASSWORD``, ``GITHUB_TOKEN``, ``AWS_SECRET_ACCESS_KEY``, ``API_KEY``: a value not to keep in an ini
+    (a ``*_FILE``/``*_PATH``/``*_DIR`` name holds where a secret is, not the secret)."""
+    return bool(_SECRET_NAME.search(name)) and not re.search(r"(FILE|_PATH|_DIR)$", name, re.IGNORECASE)
+
+
+def secret_messages(jobs: list[Job]) -> list[Message]:
+    """One warning per secret-looking variable written into the ini's ``env``, naming its jobs."""
+    found: dict[str, list[Job]] = {}
+    for job in jobs:
+        for name in parse_env(job.section.get("env", "")):
+            if is_secret_name(name):
+                found.setdefault(name, []).append(job)
+    messages = []
+    for name, holders in found.items():
+        where = "~/.pgpass or the runner's environment" if name == "PGPASSWORD" else "the runner's environment"
+        names = ", ".join(job.app_name for job in holders)
+        messages.append(Message(holders[0].line.number, (
+            f"{name} looks like a secret and is written into the ini in plain text (env of {names}): "
+            f"move it to {where} (jobs inherit it) and delete it from env")))
+    return messages
+
+
 def convert_crontab(text: str, source_name: str, zone: str, system: bool) -> tuple[str, list[Message]]:
     """Crontab text -> (ini text, messages for stderr)."""
     crontab = parse_crontab(text, system)
@@ -180,6 +251,7 @@ def convert_crontab(text: str, source_name: str, zone: str, system: bool) -> tup
             continue
         jobs.append(Job(line, app_name_for(converted, taken), section, converted.notes))
     jobs = _verified(jobs, source_name, zone, messages)
+    messages += secret_messages(jobs)
     messages.sort(key=lambda message: message.line or 0)
     skipped = sum(1 for message in messages if message.text.endswith("skipped"))
     messages.append(Message(None, f"converted {len(jobs)} jobs, skipped {skipped} lines; timezone {zone}"))
@@ -287,27 +359,37 @@ def _loads_as_intended(job: Job, settings: Any) -> bool:
             and loaded.settings.timeout == (parse_duration(timeout) if timeout else None))
 
 
-def import_command(args: Any, out: TextIO, err: TextIO) -> int:
-    """The subcommand: 0 when the ini was written, 2 when the input cannot be used."""
+def import_command(args: Any, out: TextIO, err: TextIO, stdin: TextIO | None = None) -> int:
+    """The subcommand: 0 when the ini was written, 2 when the input cannot be used.
+
+    ``FILE`` may be ``-``: the crontab on standard input (``crontab -l | crontabber import-crontab -``)."""
     if len(args.args) != 1:
-        err.write("crontabber: error: import-crontab needs one crontab file: "
+        err.write("crontabber: error: import-crontab needs one crontab file (or - for standard input): "
                   "crontabber import-crontab FILE [--output crontabber.ini]\n")
         return 2
-    path = Path(args.args[0])
+    from_stdin = args.args[0] == "-"
+    path = None if from_stdin else Path(args.args[0])
+    label = "stdin" if path is None else str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        if path is None:
+            stream = stdin or sys.stdin
+            data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read().encode("utf-8")
+        else:
+            data = path.read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        err.write(f"crontabber: error: cannot read {str(path)!r}: {getattr(exc, 'strerror', None) or exc}\n")
+        err.write(f"crontabber: error: cannot read {label!r}: {getattr(exc, 'strerror', None) or exc}\n")
         return 2
-    system = looks_like_system_crontab(path, text)
-    if system:
-        err.write(f"{path}: read as a system crontab (a user column after the time fields)\n")
-    ini, messages = convert_crontab(text, path.name, host_zone(), system)
+    system, said = user_column(text, getattr(args, "system", None), looks_like_system_crontab(path, text))
+    err.write(f"{label}: {said}\n")
+    ini, messages = convert_crontab(text, "stdin" if path is None else path.name, host_zone(), system)
     for message in messages:
-        err.write(f"{path}: {message}\n" if message.line else f"{path}: {message.text}\n")
+        err.write(f"{label}: {message}\n" if message.line else f"{label}: {message.text}\n")
     if getattr(args, "output", None):
+        target = Path(args.output)
         try:
-            Path(args.output).write_text(ini, encoding="utf-8")
+            target.parent.mkdir(parents=True, exist_ok=True)  # as export-dags creates its folder
+            target.write_text(ini, encoding="utf-8")
         except OSError as exc:
             err.write(f"crontabber: error: cannot write {args.output!r}: {exc.strerror or exc}\n")
             return 2

@@ -170,6 +170,10 @@ def _job_line(number: int, raw: str, line: str, system: bool, env: dict[str, str
     if not command.strip():
         messages.append(Message(number, "has no command; skipped"))
         return None
+    if stdin is not None:
+        messages.append(Message(number, f"an unescaped % ends the command, as cron reads it: the command is "
+                                f"{command.strip()!r} and the text after the % is its standard input "
+                                "(key stdin); write \\% where a literal % was meant"))
     return CronLine(number, line, schedule, command.strip(), stdin, user, env)
 
 

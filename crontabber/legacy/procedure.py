@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from crontabber.base import BaseCronApp
-from crontabber.errors import ConfigError
+from crontabber.errors import INSTALL_POSTGRES, ConfigError
 from crontabber.execution import JobTimeout
 from crontabber.mixins import as_backfill_cron_app
 
@@ -129,7 +129,10 @@ class ProcedureJob(BaseCronApp):
         return time.monotonic() + timeout if timeout else None
 
     def _connect(self) -> Any:
-        import psycopg2
+        try:
+            import psycopg2
+        except ImportError:
+            raise ProcedureError(f"procedure jobs need psycopg2: {INSTALL_POSTGRES}") from None
 
         from crontabber.state import redact_url
 

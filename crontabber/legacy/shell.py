@@ -231,14 +231,23 @@ class ShellJob(BaseCronApp):
                                stdin=spec.stdin.encode() if spec.stdin is not None else None,
                                timeout=timeout, output_limit=spec.output_limit)
         except OSError as exc:
-            where = f" in {spec.cwd!r}" if spec.cwd else ""
-            raise ShellCommandFailed(f"cannot start {argv[0]!r}{where}: {exc.strerror or exc}") from None
+            raise ShellCommandFailed(_start_failure(argv[0], spec.cwd, exc)) from None
         self.crontabber_output = done.output
         if done.timed_out:
             raise ShellTimeout(f"killed after the {timeout:g} s timeout (the whole process group)"
                                + _stderr_note(done.stderr_tail))
         if done.returncode != 0:
             raise ShellCommandFailed(_exit_text(done.returncode) + _stderr_note(done.stderr_tail))
+
+
+def _start_failure(program: str, cwd: str | None, exc: OSError) -> str:
+    """Why the command could not start, naming the missing working directory when that is it."""
+    if cwd and not os.path.isdir(cwd):
+        if os.path.exists(cwd):
+            return f"working directory {cwd!r} is not a directory: change cwd in the job's section"
+        return f"working directory {cwd!r} does not exist: create it or change cwd in the job's section"
+    where = f" in {cwd!r}" if cwd else ""
+    return f"cannot start {program!r}{where}: {exc.strerror or exc}"
 
 
 def _exit_text(code: int) -> str:

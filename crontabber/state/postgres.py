@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from crontabber.errors import ConfigError, LedgerError
+from crontabber.errors import INSTALL_POSTGRES, ConfigError, LedgerError
 from crontabber.state import JobState, LogEntry, redact_url
 from crontabber.state.sql import LOG_COLUMNS, STATE_COLUMNS, SqlLedger
 
@@ -132,7 +132,7 @@ class PostgresLedger(SqlLedger):
             from psycopg2.extensions import parse_dsn
         except ImportError:
             raise ConfigError(f"crontabber.database_url {redact_url(url)!r} needs psycopg2: "
-                              "pip install 'crontabber[postgres]'") from None
+                              f"{INSTALL_POSTGRES}") from None
         try:
             params = parse_dsn(url)
         except psycopg2.Error:

@@ -2,10 +2,10 @@
 # Job: after-hello (dag_id after-hello)
 # Source: python class crontabber.examples.jobs.AfterHelloJob
 # Schedule line: crontabber.examples.jobs.AfterHelloJob|5m (crontabber.ini:8)
-# Inputs: sha256:337e937239fb3df9
+# Inputs: sha256:2edb46e6b365f29b
 # Notes:
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
-# - retries = 1: as many retry delays as fit in one interval (300 s); set max_retries to choose
+# - retries = 1: as many retry delays (5m) as fit in one interval (5m); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""

@@ -2,10 +2,10 @@
 # Job: hello (dag_id hello)
 # Source: python class crontabber.examples.jobs.HelloJob
 # Schedule line: crontabber.examples.jobs.HelloJob|5m (crontabber.ini:7)
-# Inputs: sha256:ad8438dfa05211f2
+# Inputs: sha256:82bf650755b3bef1
 # Notes:
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
-# - retries = 1: as many retry delays as fit in one interval (300 s); set max_retries to choose
+# - retries = 1: as many retry delays (5m) as fit in one interval (5m); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""

@@ -2,11 +2,11 @@
 # Job: pg_backup (dag_id pg_backup)
 # Source: shell command ./pg_backup.sh
 # Schedule line: job:pg_backup|15 2 * * * (crontabber.ini:11)
-# Inputs: sha256:ff4c3e3d57dc3185
+# Inputs: sha256:4b1b9dec5024eb83
 # Notes:
 # - '15 2 * * *' in Europe/Berlin: CronTriggerTimetable would not fire when cron does (DST days or extended syntax), so it uses CrontabberTimetable (the crontabber Airflow plugin must be installed)
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
-# - retries = 288: as many retry delays as fit in one interval (86400 s); set max_retries to choose
+# - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""

@@ -2,12 +2,12 @@
 # Job: daily-report (dag_id daily-report)
 # Source: python class crontabber.examples.jobs.DailyReportJob
 # Schedule line: crontabber.examples.jobs.DailyReportJob|1d (crontabber.ini:10)
-# Inputs: sha256:3c30b58622a81c7a
+# Inputs: sha256:6baee11d980a068b
 # Notes:
 # - backfill on a floating 1d interval: Airflow counts the missed intervals from start_date, the cron runner from the last success
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
 # - backfill job: catchup turns on once on_airflow_since gives the DAG its start_date
-# - retries = 288: as many retry delays as fit in one interval (86400 s); set max_retries to choose
+# - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""

@@ -2,10 +2,10 @@
 # Job: nightly-cleanup (dag_id nightly-cleanup)
 # Source: python class crontabber.examples.jobs.NightlyCleanupJob
 # Schedule line: crontabber.examples.jobs.NightlyCleanupJob|1d|03:00 (crontabber.ini:11)
-# Inputs: sha256:1a07d2a427ea38b0
+# Inputs: sha256:ed92a7cec38c0f88
 # Notes:
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
-# - retries = 288: as many retry delays as fit in one interval (86400 s); set max_retries to choose
+# - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""

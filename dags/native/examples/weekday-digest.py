@@ -2,10 +2,10 @@
 # Job: weekday-digest (dag_id weekday-digest)
 # Source: python class crontabber.examples.jobs.WeekdayDigestJob
 # Schedule line: crontabber.examples.jobs.WeekdayDigestJob|30 8 * * mon-fri (crontabber.ini:12)
-# Inputs: sha256:ab0f38eeb2f38411
+# Inputs: sha256:cc04c496ea7ff995
 # Notes:
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
-# - retries = 288: as many retry delays as fit in one interval (86400 s); set max_retries to choose
+# - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""

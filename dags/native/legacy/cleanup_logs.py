@@ -2,10 +2,10 @@
 # Job: cleanup_logs (dag_id cleanup_logs)
 # Source: shell command ./cleanup_logs.sh 14
 # Schedule line: job:cleanup_logs|30 4 * * * (crontabber.ini:13)
-# Inputs: sha256:8999fa5d250f0d9b
+# Inputs: sha256:9db6395cea27a525
 # Notes:
 # - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
-# - retries = 288: as many retry delays as fit in one interval (86400 s); set max_retries to choose
+# - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
 # - output_limit is not used: Airflow keeps the whole task log
 # ruff: noqa: E501  (long lines are data)
 
