@@ -22,6 +22,8 @@ from typing import Any
 
 from configman import Namespace, RequiredConfig
 
+from crontabber.errors import INSTALL_POSTGRES
+
 try:
     import psycopg2
 except ImportError:  # jobs that use PostgreSQL need the 'postgres' extra
@@ -56,7 +58,7 @@ class ConnectionFactory(RequiredConfig):
         local = config if local_config is None else local_config
         self.dsn = " ".join(f"{key}={_quoted(local[key])}" for key in ("host", "dbname", "port", "user", "password"))
         if psycopg2 is None:
-            raise ImportError("PostgreSQL jobs need psycopg2: pip install 'crontabber[postgres]'")
+            raise ImportError(f"PostgreSQL jobs need psycopg2: {INSTALL_POSTGRES}")
         self.operational_exceptions = (psycopg2.OperationalError, psycopg2.InterfaceError, socket.timeout)
         self.conditional_exceptions = (psycopg2.ProgrammingError,)
         self.pool: dict[str, Any] = {}

@@ -146,8 +146,8 @@ def test_a_missing_working_directory_is_said_as_such(harness, tmp_path):
     """The issue's case: ``nice`` started in a folder that is not there (not "cannot start 'nice'")."""
     result = run_shell(harness, command="nice ./x.sh", cwd=str(tmp_path / "opt-x"))
     assert result.outcome is Outcome.FAILED
-    assert harness.logs("job")[0].exc_value == (f"working directory '{tmp_path / 'opt-x'}' does not exist: "
-                                                "create it or change cwd in the job's section")
+    assert harness.state("job").last_error["value"] == (f"working directory '{tmp_path / 'opt-x'}' does not "
+                                                        "exist: create it or change cwd in the job's section")
     (tmp_path / "a-file").write_text("")
     run_shell(harness, name="other", command="true", cwd=str(tmp_path / "a-file"))
     assert "is not a directory: change cwd" in harness.logs("other")[0].exc_value
