@@ -29,7 +29,7 @@ setup(
         "postgres": POSTGRES,
         "sentry": SENTRY,
         "airflow": AIRFLOW + POSTGRES,
-        "test": POSTGRES + AIRFLOW + SENTRY + ["pytest>=8", "ruff"],
+        "test": POSTGRES + AIRFLOW + SENTRY + ["pytest>=8", "ruff", "prometheus-client>=0.20"],
     },
     entry_points={
         "console_scripts": ["crontabber = crontabber.cli.main:main"],

@@ -15,6 +15,7 @@ from airflow_bridge.mapping import CONFIG_VARIABLE, base_model, dag_ids, schedul
 from airflow_bridge.model import DagModel, TaskModel
 from airflow_bridge.source import render
 from crontabber.errors import ConfigError, UsageError
+from crontabber.progress import iterate
 
 MODES = ("bridge", "native")
 
@@ -59,7 +60,7 @@ def export(settings: Any, mode: str = "bridge", names: Iterable[str] | None = No
     if mode == "native":
         result.skipped = native_map.blocked_jobs(settings.jobs, {job.app_name for job in jobs}, specs)
     configured = {job.app_name for job in settings.jobs}
-    for job in jobs:
+    for job in iterate(jobs, f"export-dags --mode {mode}", "jobs"):
         if job.app_name in result.skipped:
             continue
         model = base_model(job, settings, mode, ids)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from crontabber.execution import Failure
+    from crontabber.progress import Progress
 
 log = logging.getLogger("crontabber")
 
@@ -53,9 +54,10 @@ class Runner:
     ``on_failure(job, failure)`` is called after each failed run is recorded (Sentry uses it)."""
 
     def __init__(self, settings: Settings, ledger: Ledger, clock: Clock, max_workers: int | None = None,
-                 on_failure: Callable[[JobDefinition, Failure], None] | None = None):
+                 on_failure: Callable[[JobDefinition, Failure], None] | None = None, host: str | None = None):
         self.settings = settings
         self.on_failure = on_failure
+        self.host = host or _host_name()
         self.ledger = ledger
         self.clock = clock
         self.max_workers = max_workers or settings.max_workers
@@ -65,11 +67,15 @@ class Runner:
 
     # -- entry points ------------------------------------------------------------------
     def tick(self) -> list[JobResult]:
-        """Run every due job once, in dependency order."""
+        """Run every due job once, in dependency order; then record this host's heartbeat."""
+        started, t0 = self.clock.now(), time.monotonic()
         self._states = self.ledger.load_all()
         if self.max_workers <= 1:
-            return [self._consider(job) for job in self.settings.jobs]
-        return self._tick_parallel()
+            results = [self._consider(job) for job in self.settings.jobs]
+        else:
+            results = self._tick_parallel()
+        self.ledger.beat(self.host, started, time.monotonic() - t0)
+        return results
 
     def run_job(self, name: str, force: bool = False) -> JobResult:
         """``--job``: run one job if it is due and its parents allow it, or regardless with force."""
@@ -225,9 +231,12 @@ class Runner:
             return instance.main() if only_date is None else _one_date(instance, only_date)
 
         pending: LogEntry | None = None  # a plain job's success travels with its final row
+        progress = _backfill_progress(job, state, started) if only_date is None else None
 
         def record(when: dt.datetime) -> None:
             nonlocal row, t0, pending
+            if progress is not None:
+                progress.step()
             duration = time.monotonic() - t0
             row = row.but(last_success=max(filter(None, (row.last_success, when))))
             entry = LogEntry(name, self.clock.now(), duration, Outcome.SUCCEEDED, success=when,
@@ -241,7 +250,11 @@ class Runner:
 
         from crontabber.execution import execute  # only when a job runs (multiprocessing)
 
-        failure = execute(run_dates, record, _fork_timeout(job))
+        try:
+            failure = execute(run_dates, record, _fork_timeout(job))
+        finally:
+            if progress is not None:
+                progress.close()
         last_date = dates[-1] if dates else None
         if failure is None:
             final = after_success(job, row, started, last_date)
@@ -271,6 +284,26 @@ class Runner:
         return LogEntry(job.app_name, when, duration, outcome, exc_type=failure.type,
                         exc_value=failure.value, exc_traceback=failure.traceback,
                         output=_output(instance))
+
+
+def _backfill_progress(job: JobDefinition, state: JobState | None, now: dt.datetime) -> Progress | None:
+    """A progress report when a backfill job has several missed dates to run."""
+    if not job.is_backfill or state is None or state.last_success is None:
+        return None
+    total = sum(1 for _ in job.schedule.backfill_dates(state.last_success, now))
+    if total < 2:
+        return None
+    from crontabber.progress import Progress
+
+    return Progress(f"backfill {job.app_name}", total, "dates")
+
+
+def _host_name() -> str:
+    """This runner's name in the heartbeat table ($CRONTABBER_HOST, else the host name)."""
+    import os
+    import socket
+
+    return os.environ.get("CRONTABBER_HOST", "").strip() or socket.gethostname()
 
 
 def _one_date(instance: object, when: dt.datetime) -> Iterator[dt.datetime]:

@@ -202,12 +202,14 @@ def test_a_job_run_costs_five_statements(pg_url, tmp_path):
         # one read of the whole ledger, then per job: lock, re-read of its row and its parents'
         # rows, "ongoing", the final row (with a plain job's log row), unlock; a backfill job
         # writes each completed date with its log row before the final row (backfill: 6;
-        # foo, broken: 5 each)
-        assert len(sent) == 1 + 6 + 5 + 5, sent
+        # foo, broken: 5 each); last, the runner's heartbeat
+        assert len(sent) == 1 + 6 + 5 + 5 + 1, sent
+        assert sent[-1].startswith("INSERT INTO crontabber_heartbeat ")
         assert sent[0].startswith("SELECT app_name") and sent[1:7] == [
             "SELECT pg_try_advisory_lock(%s)", sent[2], sent[3], sent[4], sent[5],
             "SELECT pg_advisory_unlock(%s)"]  # BackfillJob sorts first
-        assert statements_of(runner, lambda r: r.tick()) == sent[:1]  # nothing due: one statement
+        # nothing due: the read and the heartbeat
+        assert statements_of(runner, lambda r: r.tick()) == [sent[0], sent[-1]]
         harness.clock.advance(hours=1)
         # --job reads its rows once more before locking
         assert len(statements_of(runner, lambda r: r.run_job("foo"))) == 1 + 5

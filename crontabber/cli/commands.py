@@ -87,10 +87,12 @@ def _parse_date(text: str) -> dt.datetime:
 def list_jobs(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     from crontabber.cli import listing
 
+    if args.format not in (None, "table", "json"):
+        raise UsageError(f"list --format {args.format}: use table or json")
     settings = _settings(args, overrides, err)
     with _ledger(settings) as ledger:
         states = ledger.load_all()
-    listing.render(settings, states, SystemClock().now(), out, args.format)
+    listing.render(settings, states, SystemClock().now(), out, args.format or "table")
     return 0
 
 
@@ -100,8 +102,8 @@ def nagios(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, 
     # A configuration or ledger error reaches cli.main, which prints it as the UNKNOWN line.
     settings = _settings(args, overrides, err)
     with _ledger(settings) as ledger:
-        states = ledger.load_all()
-    code, line = check.report(settings, states, SystemClock().now())
+        states, runners = ledger.load_all(), ledger.runners()
+    code, line = check.report(settings, states, SystemClock().now(), runners)
     out.write(line + "\n")
     return code
 
@@ -154,8 +156,19 @@ def import_crontab(args: argparse.Namespace, overrides: Mapping[str, str], out: 
     return import_command(args, out, err)
 
 
+def _seeing(name: str) -> Handler:
+    """A handler of ``cli.seeing`` (graph, status, metrics, forget-host), imported when used."""
+    def handler(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+        from crontabber.cli import seeing
+
+        return getattr(seeing, name)(args, overrides, out, err)
+    return handler
+
+
 HANDLERS: dict[str, Handler] = {
     "run": run, "list": list_jobs, "nagios": nagios, "reset": reset, "configtest": configtest,
     "audit-ghosts": audit_ghosts, "sentrytest": sentrytest, "export-dags": export_dags,
     "import-crontab": import_crontab,
+    "graph": _seeing("graph"), "status": _seeing("status"), "metrics": _seeing("metrics"),
+    "forget-host": _seeing("forget_host"),
 }

@@ -17,7 +17,8 @@ from crontabber import __version__
 from crontabber.errors import ConfigError, CrontabberError, LedgerError, UsageError
 
 SUBCOMMANDS = ("run", "list", "nagios", "reset", "configtest", "audit-ghosts", "export-dags",
-               "import-crontab")
+               "import-crontab",
+               "graph", "status", "metrics", "forget-host")
 LEGACY_FLAGS = {"list_jobs": "list", "nagios": "nagios", "reset_job": "reset",
                 "configtest": "configtest", "audit_ghosts": "audit-ghosts", "sentrytest": "sentrytest"}
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("command", nargs="?", choices=SUBCOMMANDS, default=None,
                         help="what to do (default: run)")
     parser.add_argument("args", nargs="*", help="the subcommand's arguments (reset: a job name; "
-                        "import-crontab: a crontab file)")
+                        "import-crontab: a crontab file; forget-host: a runner host)")
     parser.add_argument("--admin.conf", dest="conf", metavar="FILE", help="the crontabber.ini to read")
     parser.add_argument("-j", "--job", help="run only this job (app name or module.Class)")
     parser.add_argument("-f", "--force", action="store_true", help="with --job: run even if not due "
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--date", help="with --job: run a backfill job for this one date (YYYY-MM-DD "
                         "or ISO instant)")
     parser.add_argument("--max-workers", type=int, help="run up to N independent jobs at once")
-    parser.add_argument("--format", choices=("table", "json"), default="table", help="list output")
+    parser.add_argument("--format", choices=("table", "json", "dot", "mermaid", "svg", "png"), default=None,
+                        help="list: table (default) or json; graph: dot (default), mermaid, svg or png")
     parser.add_argument("--verbose", action="store_true", help="configtest: show every setting and "
                         "where it came from")
     parser.add_argument("--debug", action="store_true", help="log debug lines and show tracebacks")
@@ -63,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "DAGs with Airflow")
     parser.add_argument("--prune", action="store_true", help="export-dags: delete DAG files of jobs "
                         "that no longer exist")
+    # graph, status, metrics
+    parser.add_argument("--cluster", choices=("runs-on", "tag", "none"), default="runs-on",
+                        help="graph: group the jobs by where they run (default) or by their first tag")
+    parser.add_argument("--html", metavar="FILE", help="status: write the status page to FILE (atomically)")
+    parser.add_argument("--airflow-url", metavar="URL", help="graph, status: the Airflow web UI, to link "
+                        "each job on Airflow to its DAG")
+    parser.add_argument("--textfile", metavar="DIR", help="metrics: write crontabber.prom into the node "
+                        "exporter's textfile folder (atomically)")
     return parser
 
 

@@ -9,12 +9,12 @@ CRITICALs. The text never contains ``|``: Nagios reads what follows it as perfda
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from crontabber.config.settings import Settings
 from crontabber.jobs import JobDefinition
-from crontabber.state import JobState
+from crontabber.state import JobState, RunnerBeat
 from crontabber.timefmt import duration
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
@@ -74,9 +74,25 @@ def _overdue(job: JobDefinition, state: JobState, now: dt.datetime) -> Finding |
     return None
 
 
-def report(settings: Settings, states: Mapping[str, JobState], now: dt.datetime) -> tuple[int, str]:
-    """(exit code, the one output line) for the current ledger."""
-    found = findings(settings, states, now)
+def silent_runners(settings: Settings, runners: Sequence[RunnerBeat], now: dt.datetime) -> list[Finding]:
+    """A WARNING per silent runner host; CRITICAL when every host is silent (nothing runs)."""
+    from crontabber.heartbeat import judge
+
+    health = judge(runners, now, settings.runner_silent_after)
+    silent = [one for one in health if one.silent]
+    level = CRITICAL if silent and len(silent) == len(health) else WARNING
+    return [Finding(level, f"runner {one.beat.host} silent for {duration(one.quiet_for)} (last tick "
+                           f"{one.beat.last_tick:%Y-%m-%d %H:%M} UTC, silent after "
+                           f"{duration(one.silent_after)}): is cron still calling crontabber there? "
+                           f"(retired: crontabber forget-host {one.beat.host})")
+            for one in silent]
+
+
+def report(settings: Settings, states: Mapping[str, JobState], now: dt.datetime,
+           runners: Sequence[RunnerBeat] = ()) -> tuple[int, str]:
+    """(exit code, the one output line) for the current ledger and runner heartbeats."""
+    found = sorted(findings(settings, states, now) + silent_runners(settings, runners, now),
+                   key=lambda finding: -finding.level)
     status = max((finding.level for finding in found), default=OK)
     failing = sum(1 for job in settings.jobs
                   if (s := states.get(job.app_name)) is not None and s.error_count)

@@ -34,6 +34,9 @@ GLOBAL_OPTIONS: tuple[tuple[str, str, str, bool], ...] = (
     ("overdue_critical", "", "Nagios CRITICAL when a job is this late (empty: off)", True),
     ("tags", "", "default Airflow tags for exported DAGs", True),
     ("owner", "", "default owner for exported DAGs", True),
+    ("runner_silent_after", "", "nagios and the status page report a runner host silent after this "
+                            "long without a tick (empty: 3 x its longest gap between ticks, "
+                            "at least 15m)", True),
     ("airflow_conn_id", "crontabber_postgres", "Airflow connection id of procedure jobs exported "
                                                "with export-dags --mode native", True),
     ("job_state_db_class", "crontabber.app.JobStateDatabase", "0.18.1 option, not used", False),

@@ -29,6 +29,7 @@ from crontabber.config.options import (
     PER_JOB_KEYS,
     POSTGRES_KEYS,
     base_namespace,
+    optional,
     parse_tags,
     positive_int,
 )
@@ -61,6 +62,7 @@ class Settings:
     provenance: dict[str, str] = field(default_factory=dict)
     not_acted_on: list[str] = field(default_factory=list)
     unknown_options: list[str] = field(default_factory=list)
+    runner_silent_after: float | None = None  # None: judged from each host's own ticks
 
     def job(self, name: str) -> JobDefinition:
         """The job with this app name or class path, or JobNotFoundError listing the names."""
@@ -147,7 +149,8 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
         error_retry_time=reader.get("crontabber.error_retry_time", parse_duration),
         max_ongoing_age_hours=reader.get("crontabber.max_ongoing_age_hours", float),
         max_workers=reader.get("crontabber.max_workers", positive_int),
-        unknown_options=sorted(set(unknown)))
+        unknown_options=sorted(set(unknown)),
+        runner_silent_after=reader.get("crontabber.runner_silent_after", optional(parse_duration)))
     settings.provenance = {key: reader.source(key) for key in reader.read}
     settings.not_acted_on = _not_acted_on(sources)
     return settings

@@ -60,6 +60,18 @@ class LogEntry:
     output: str | None = None
 
 
+@dataclass(frozen=True)
+class RunnerBeat:
+    """One row of ``crontabber_heartbeat``: the latest tick of one runner host."""
+
+    host: str
+    last_tick: dt.datetime
+    last_duration: float
+    longest_gap: float  # seconds: the longest seen between the starts of two ticks
+    ticks: int
+    first_tick: dt.datetime | None = None
+
+
 class JobLock(Protocol):
     """A held lock on one job; it dies with the process (or database session) that holds it."""
 
@@ -96,22 +108,33 @@ class Ledger(Protocol):
     def logs(self, app_name: str, limit: int = 10) -> list[LogEntry]:
         """The newest ``limit`` log rows of a job, newest first."""
 
+    def beat(self, host: str, started: dt.datetime, duration: float) -> None:
+        """Record a tick of ``host`` that started at ``started`` (one statement, its own table)."""
+
+    def runners(self) -> list[RunnerBeat]:
+        """Every runner host's latest tick, by host name (empty when none has ticked)."""
+
+    def forget_runner(self, host: str) -> bool:
+        """Forget a retired host's heartbeat; True when there was one."""
+
     def close(self) -> None:
         """Release the connection."""
 
 
-def open_ledger(url: str, **options: object) -> Ledger:
-    """Open the store named by ``url`` (``sqlite:///path`` or ``postgresql://...``)."""
+def open_ledger(url: str, read_only: bool = False, **options: object) -> Ledger:
+    """Open the store named by ``url`` (``sqlite:///path`` or ``postgresql://...``).
+
+    ``read_only``: never create or upgrade tables and refuse every write (the status views)."""
     from crontabber.errors import ConfigError
 
     if url.startswith("sqlite:"):
         from crontabber.state.sqlite import SqliteLedger
 
-        return SqliteLedger.from_url(url)
+        return SqliteLedger.from_url(url, read_only=read_only)
     if url.startswith(("postgresql:", "postgres:")):
         from crontabber.state.postgres import PostgresLedger
 
-        return PostgresLedger.from_url(url, **options)
+        return PostgresLedger.from_url(url, read_only=read_only, **options)
     raise ConfigError(
         f"crontabber.database_url {redact_url(url)!r}: use sqlite:///path/to/ledger.sqlite "
         "or postgresql://user@host:5432/dbname")

@@ -55,6 +55,14 @@ _CREATE = (
     "ALTER TABLE crontabber_log ADD COLUMN IF NOT EXISTS outcome text",
     "ALTER TABLE crontabber_log ADD COLUMN IF NOT EXISTS output text",
     "CREATE INDEX IF NOT EXISTS crontabber_log_app_name_log_time_idx ON crontabber_log (app_name, log_time)",
+    """CREATE TABLE IF NOT EXISTS crontabber_heartbeat (
+        host text NOT NULL PRIMARY KEY,
+        first_tick timestamp with time zone,
+        last_tick timestamp with time zone,
+        last_duration double precision,
+        longest_gap double precision DEFAULT 0,
+        ticks bigint DEFAULT 0
+    )""",
 )
 # One cheap read that says whether _CREATE has anything left to do (it usually has not,
 # and ALTER TABLE takes an exclusive lock even when the column exists).
@@ -64,8 +72,9 @@ _SCHEMA_CHECK = """SELECT
     (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('crontabber_log')
         AND attname IN ('outcome', 'output') AND NOT attisdropped),
     to_regclass('crontabber_unique_app_name_idx') IS NOT NULL,
-    to_regclass('crontabber_log_app_name_log_time_idx') IS NOT NULL"""
-_SCHEMA_COMPLETE = (2, 2, True, True)
+    to_regclass('crontabber_log_app_name_log_time_idx') IS NOT NULL,
+    to_regclass('crontabber_heartbeat') IS NOT NULL"""
+_SCHEMA_COMPLETE = (2, 2, True, True, True)
 _CONNECT_DEFAULTS = {"connect_timeout": "10", "keepalives": "1", "keepalives_idle": "30",
                      "keepalives_interval": "10", "keepalives_count": "3"}
 
@@ -95,10 +104,12 @@ class AdvisoryLock:
 class PostgresLedger(SqlLedger):
     """The ``postgresql://`` store, shared by any number of runners on any number of hosts."""
 
-    def __init__(self, dsn: str, params: dict[str, str], connect_options: dict[str, Any]) -> None:
+    def __init__(self, dsn: str, params: dict[str, str], connect_options: dict[str, Any],
+                 read_only: bool = False) -> None:
         import psycopg2
 
         super().__init__()
+        self.read_only = read_only
         self.errors = (psycopg2.Error,)
         self._dsn = dsn
         self._password = params.get("password") or ""
@@ -110,8 +121,9 @@ class PostgresLedger(SqlLedger):
         self.description = f"PostgreSQL ledger {self.server}"
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> PostgresLedger:
-        """Connect to ``url`` (any libpq URI) and create or upgrade the tables.
+    def from_url(cls, url: str, read_only: bool = False, **options: Any) -> PostgresLedger:
+        """Connect to ``url`` (any libpq URI) and create or upgrade the tables (unless ``read_only``:
+        then the session is read-only and the schema is left as it is).
 
         ``options`` are extra psycopg2 connect arguments (``connect_timeout``,
         ``application_name``, ``connection_factory``...)."""
@@ -132,7 +144,10 @@ class PostgresLedger(SqlLedger):
         if "application_name" not in params:
             connect["application_name"] = f"crontabber {socket.gethostname()} pid {os.getpid()}"[:63]
         connect.update(options)
-        ledger = cls(url, params, connect)
+        if read_only:
+            given = connect.get("options") or params.get("options") or ""
+            connect["options"] = f"{given} -c default_transaction_read_only=on".strip()
+        ledger = cls(url, params, connect, read_only)
         ledger.open()
         return ledger
 
@@ -148,6 +163,8 @@ class PostgresLedger(SqlLedger):
         """Connect; create or upgrade the schema only when something is missing."""
         with self._guard():
             self._conn = self._connect()
+            if self.read_only:
+                return
             with self._conn.cursor() as cursor:
                 cursor.execute(_SCHEMA_CHECK)
                 if tuple(cursor.fetchone()) != _SCHEMA_COMPLETE:

@@ -12,6 +12,7 @@ from typing import Any
 from crontabber.errors import LedgerError
 from crontabber.outcomes import Outcome
 from crontabber.state import JobState, LogEntry
+from crontabber.state.heartbeat import HeartbeatSql
 
 STATE_COLUMNS = ("app_name", "next_run", "first_run", "last_run", "last_success", "ongoing",
                  "error_count", "depends_on", "last_error", "skip_reason")
@@ -20,7 +21,7 @@ LOG_COLUMNS = ("app_name", "log_time", "duration", "success", "exc_type", "exc_v
 _UPDATABLE = STATE_COLUMNS[1:]
 
 
-class SqlLedger:
+class SqlLedger(HeartbeatSql):
     """A ledger over a DB-API connection. Statements use ``%s``; ``paramstyle`` rewrites them."""
 
     description = "ledger"

@@ -27,6 +27,9 @@ _DDL = (
         duration REAL, success TEXT, exc_type TEXT, exc_value TEXT, exc_traceback TEXT,
         outcome TEXT, output TEXT)""",
     "CREATE INDEX IF NOT EXISTS crontabber_log_app_time_idx ON crontabber_log (app_name, log_time)",
+    """CREATE TABLE IF NOT EXISTS crontabber_heartbeat (
+        host TEXT NOT NULL PRIMARY KEY, first_tick TEXT, last_tick TEXT, last_duration REAL,
+        longest_gap REAL DEFAULT 0, ticks INTEGER DEFAULT 0)""",
 )
 _ADDED_COLUMNS = {"crontabber": ("skip_reason",), "crontabber_log": ("outcome", "output")}
 
@@ -49,22 +52,24 @@ class SqliteLedger(SqlLedger):
 
     placeholder = "?"
     null_safe_equal = "IS"
+    greatest = "MAX"
     errors = (sqlite3.Error, OSError)
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         super().__init__()
         self.path = path
+        self.read_only = read_only
         self.lock_dir = path.with_name(path.name + ".locks")
         self.description = f"SQLite ledger {path}"
 
     @classmethod
-    def from_url(cls, url: str) -> SqliteLedger:
+    def from_url(cls, url: str, read_only: bool = False) -> SqliteLedger:
         parts = urlsplit(url)
         raw = unquote(parts.path)
         if parts.netloc not in ("", "localhost") or not raw or raw == "/":
             raise ConfigError(f"crontabber.database_url {url!r}: use sqlite:///relative/path or "
                               "sqlite:////absolute/path")
-        ledger = cls(Path(raw[1:] if raw.startswith("/") else raw))
+        ledger = cls(Path(raw[1:] if raw.startswith("/") else raw), read_only)
         ledger.open()
         return ledger
 
@@ -72,6 +77,12 @@ class SqliteLedger(SqlLedger):
         """Connect, switch to WAL and create the schema, one process at a time: two runners that
         cron starts in the same second would otherwise race for the journal-mode switch, which
         SQLite answers with "database is locked" at once instead of waiting."""
+        if self.read_only:
+            if not self.path.is_file():
+                raise LedgerError(f"{self.description}: no ledger yet (the first tick of crontabber creates it)")
+            with self._guard():
+                self._conn = self._connect()
+            return
         try:
             with self._guard():
                 self.lock_dir.mkdir(exist_ok=True)
@@ -86,6 +97,13 @@ class SqliteLedger(SqlLedger):
                               "by this user)") from exc
 
     def _connect(self) -> Any:
+        if self.read_only:  # a URI in mode=ro: SQLite itself refuses every write
+            from urllib.parse import quote
+
+            conn = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True,
+                                   timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 30000")
+            return conn
         conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
                                check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 30000")
@@ -94,7 +112,13 @@ class SqliteLedger(SqlLedger):
         return conn
 
     def _begin(self, cursor: Any) -> None:
-        cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
+
+    def _seconds_between(self, earlier: str, later: str) -> str:
+        return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+
+    def _has_table_sql(self) -> str:
+        return "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = %s"
 
     def _create_schema(self, cursor: Any) -> None:
         for statement in _DDL:
