@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks import common, parallel, per_job, startup, tick
+from benchmarks import common, config_jobs, parallel, per_job, startup, tick
 
 DAG_SCRIPT = Path(__file__).with_name("dag_parse.py")
 DAG_RATIO = 1.2
@@ -67,12 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-original", action="store_true")
     parser.add_argument("--python2", help="the Python 2.7 interpreter that runs crontabber 0.18.1")
-    parser.add_argument("--skip", default="", help="comma-separated: tick,per_job,parallel,startup,dags")
+    parser.add_argument("--skip", default="", help="comma-separated: tick,config_jobs,per_job,parallel,startup,dags")
     args = parser.parse_args(argv)
     shared = [flag for flag, on in (("--quick", args.quick), ("--no-postgres", args.no_postgres)) if on]
     original = ["--no-original"] if args.no_original else []
     original += ["--python2", args.python2] if args.python2 else []
     steps = [("tick", lambda: tick.main(shared + original)),
+             ("config_jobs", lambda: config_jobs.main(shared)),
              ("per_job", lambda: per_job.main(shared + original)),
              ("parallel", lambda: parallel.main(shared)),
              ("startup", lambda: startup.main(shared + original)),

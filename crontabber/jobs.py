@@ -11,7 +11,7 @@ from __future__ import annotations
 import graphlib
 import importlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,9 +38,10 @@ class JobEntry:
         return self.target.startswith("job:")
 
 
-@dataclass
+@dataclass(frozen=True)
 class JobSettings:
-    """Per-job settings (``[[class-X]]``/``[[job-x]]`` over ``[crontabber]`` defaults)."""
+    """Per-job settings (``[[class-X]]``/``[[job-x]]`` over ``[crontabber]`` defaults); jobs without
+    keys of their own share one instance, so it is never changed in place."""
 
     error_retry_time: float = 300.0
     timeout: float | None = None
@@ -63,17 +64,19 @@ class JobDefinition:
     target: str  # class path, or "job:<app_name>"
     entry: JobEntry
     schedule: FrequencySchedule | CronSchedule
-    job_class: type
+    class_source: Any  # the job class, or (config-declared jobs) what builds it on first use
     section: str  # "class-<ClassName>" or "job-<app_name>"
     depends_on: tuple[str, ...] = ()
     settings: JobSettings = field(default_factory=JobSettings)
     provenance: dict[str, str] = field(default_factory=dict)
     _config: Any = field(default=None, repr=False)
     _config_parent: Any = field(default=None, repr=False)
+    _config_values: Any = field(default=None, repr=False)
 
-    def bind_config(self, namespace: Any, parent: Any) -> None:
-        """Attach the job's resolved configman namespace (None: it has none) and its parent."""
-        self._config, self._config_parent = namespace, parent
+    def bind_config(self, namespace: Any, parent: Any, values: Mapping[str, Any] | None = None) -> None:
+        """Attach the job's resolved configman namespace (None: it has none) and its parent, or,
+        for a config-declared job, the plain values of its section."""
+        self._config, self._config_parent, self._config_values = namespace, parent, values
         if namespace is not None:
             self._add_schedule_keys(namespace)
             self._add_logger(namespace)
@@ -81,11 +84,11 @@ class JobDefinition:
     @property
     def config(self) -> Any:
         """What the job's constructor receives: its namespace, built on first use when it has none
-        (with 10,000 jobs, building them all would cost an idle tick a tenth of a second)."""
+        (with 10,000 jobs, building them all would cost an idle tick a second)."""
         if self._config is None:
             from configman.dotdict import DotDictWithAcquisition
 
-            self._config = DotDictWithAcquisition()
+            self._config = DotDictWithAcquisition(self._config_values)
             self._config._parent = self._config_parent
             self._add_schedule_keys(self._config)
             self._add_logger(self._config)
@@ -110,6 +113,13 @@ class JobDefinition:
         namespace["frequency"] = "1d" if ":" in frequency else frequency  # "|03:00" is 1d at 03:00
         namespace["time"] = "{:02d}:{:02d}".format(*time) if time else None
         namespace["schedule"] = text
+
+    @property
+    def job_class(self) -> type:
+        """The class the runner instantiates (built now if this job's class was deferred)."""
+        if not isinstance(self.class_source, type):
+            self.class_source = self.class_source()
+        return self.class_source
 
     @property
     def is_backfill(self) -> bool:

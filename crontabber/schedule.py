@@ -10,6 +10,7 @@ time of day follows the same rules, so both kinds agree on DST days:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import zoneinfo
 from collections.abc import Iterator
@@ -245,8 +246,13 @@ class CronSchedule:
 
 
 def parse_schedule(text: str, tz: dt.tzinfo) -> FrequencySchedule | CronSchedule:
-    """The part of a jobs-list entry after the first ``|`` -> a schedule."""
-    text = text.strip()
+    """The part of a jobs-list entry after the first ``|`` -> a schedule (schedules are values,
+    so jobs that share a schedule text share one: thousands of ``|1d`` jobs parse it once)."""
+    return _parse_schedule(text.strip(), tz)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_schedule(text: str, tz: dt.tzinfo) -> FrequencySchedule | CronSchedule:
     if not text:
         raise ScheduleError("missing schedule: add |FREQ, |FREQ|HH:MM, |HH:MM or |<cron expression>")
     parts = [part.strip() for part in text.split("|")]

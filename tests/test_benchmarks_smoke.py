@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from benchmarks import common, parallel, per_job, run_all, startup, tick
+from benchmarks import common, config_jobs, parallel, per_job, run_all, startup, tick
 from tests.pg_support import TEST_DSN, admin
 
 
@@ -28,19 +28,19 @@ def _bench_server(monkeypatch):
         conn.close()
 
 
-@pytest.mark.parametrize("script", [tick, per_job, parallel, startup], ids=lambda s: s.__name__)
+@pytest.mark.parametrize("script", [tick, config_jobs, per_job, parallel, startup], ids=lambda s: s.__name__)
 def test_a_benchmark_runs_in_quick_mode(script, capsys):
-    assert script.main(["--quick"] + ([] if script is parallel else ["--no-original"])) == 0
+    assert script.main(["--quick"] + ([] if script in (parallel, config_jobs) else ["--no-original"])) == 0
     out = capsys.readouterr().out
     assert "median" in out  # a table was printed
     assert "PostgreSQL NOT measured" not in out
-    assert "MISSED" in out or "met" in out or script is tick  # tick's quick size has no target
+    assert "MISSED" in out or "met" in out or script in (tick, config_jobs)  # no target at the quick size
 
 
 def test_run_all_runs_every_step(capsys):
     assert run_all.main(["--quick", "--no-original", "--skip", "dags"]) == 0
     out = capsys.readouterr().out
-    for step in ("== tick ==", "== per_job ==", "== parallel ==", "== startup =="):
+    for step in ("== tick ==", "== config_jobs ==", "== per_job ==", "== parallel ==", "== startup =="):
         assert step in out
 
 

@@ -10,7 +10,7 @@ namespace, as in 0.18.1, so ``self.config.logger`` is the application's ``logger
 
 from __future__ import annotations
 
-import copy
+from dataclasses import replace
 from typing import Any
 
 from configman import Namespace
@@ -83,13 +83,12 @@ def _definition(section: str, job_class: type, namespace: Any, crontabber: Any, 
         schedule = parse_schedule(text, tz)
     except ScheduleError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    settings = copy.copy(defaults)
-    for key in PER_JOB_KEYS:
-        if key in namespace and str(namespace[key]).strip() not in ("", "None"):
-            setattr(settings, key, _convert(namespace, key, PER_JOB_CONVERTERS[key], ""))
+    own = {key: _convert(namespace, key, PER_JOB_CONVERTERS[key], "") for key in PER_JOB_KEYS
+           if key in namespace and str(namespace[key]).strip() not in ("", "None")}
+    settings = replace(defaults, **own)  # shared by every job that sets none of its own
     job = JobDefinition(
         app_name=job_class.app_name, kind=getattr(job_class, "crontabber_kind", "python"), target=target,
-        entry=JobEntry(target, text, f"{target}|{text}", where), schedule=schedule, job_class=job_class,
+        entry=JobEntry(target, text, f"{target}|{text}", where), schedule=schedule, class_source=job_class,
         section=section, depends_on=tuple(depends_on_list(getattr(job_class, "depends_on", None))),
         settings=settings)
     job.bind_config(namespace, crontabber)

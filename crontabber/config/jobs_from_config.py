@@ -2,28 +2,21 @@
 
 A ``[[job-<app_name>]]`` section with ``command`` makes a shell job, one with
 ``procedure`` a PostgreSQL procedure job. Each becomes a ``BaseCronApp`` subclass
-so the runner, the ledger and the bridge treat it like any Python job.
+so the runner, the ledger and the bridge treat it like any Python job. The section is
+checked when the configuration loads; the class itself is built on first use, because
+creating a class costs ~40 µs and an idle tick of 10,000 such jobs uses none of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from crontabber.base import BaseCronApp
 from crontabber.errors import ConfigError
 
 
-class _Placeholder(BaseCronApp):
-    """Stands for a config job until its section is read (it carries only the app name)."""
-
-
-def config_job_class(app_name: str) -> type:
-    """The placeholder class for ``job:<app_name>`` before its section is resolved."""
-    return type(f"ConfigJob_{app_name}", (_Placeholder,), {"app_name": app_name})
-
-
-def build_config_job_class(app_name: str, section: Any, where: str) -> type:
-    """The job class for ``job:<app_name>``, from its resolved ``[[job-<app_name>]]`` section."""
+def config_job_base(app_name: str, section: Mapping[str, Any], where: str) -> type:
+    """Check ``[[job-<app_name>]]``; the base class of its job (shell, procedure, or backfill procedure)."""
     command = str(section.get("command") or "").strip()
     procedure = str(section.get("procedure") or "").strip()
     if bool(command) == bool(procedure):
@@ -33,17 +26,24 @@ def build_config_job_class(app_name: str, section: Any, where: str) -> type:
     if command:
         from crontabber.legacy.shell import ShellJob
 
-        job_class = type(f"ShellJob_{app_name}", (ShellJob,), {
-            "app_name": app_name, "app_description": str(section.get("description") or command)})
-        job_class.check_section(section, where)  # a bad command or env is a config error (exit 2)
-        return job_class
-    from crontabber.legacy.procedure import ProcedureBackfillJob, ProcedureJob
+        base = ShellJob
+    else:
+        from crontabber.legacy.procedure import ProcedureBackfillJob, ProcedureJob
 
-    base = ProcedureBackfillJob if _truthy(section.get("pass_date")) else ProcedureJob
-    job_class = type(f"ProcedureJob_{app_name}", (base,), {
-        "app_name": app_name, "app_description": str(section.get("description") or procedure)})
-    job_class.check_section(section, where)  # a bad name or database_url is a config error (exit 2)
-    return job_class
+        base = ProcedureBackfillJob if _truthy(section.get("pass_date")) else ProcedureJob
+    base.check_section(section, where, app_name)  # a bad command, env or name is a config error (exit 2)
+    return base
+
+
+def class_builder(app_name: str, base: type, section: Mapping[str, Any]) -> Callable[[], type]:
+    """What builds the job's own class (app name and description) when it is first needed."""
+    description = str(section.get("description") or section.get("command") or section.get("procedure"))
+
+    def build() -> type:
+        prefix = "ShellJob" if base.crontabber_kind == "shell" else "ProcedureJob"
+        return type(f"{prefix}_{app_name}", (base,), {"app_name": app_name, "app_description": description})
+
+    return build
 
 
 def _truthy(value: Any) -> bool:

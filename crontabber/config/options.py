@@ -130,6 +130,9 @@ def parse_instant(value: Any) -> dt.datetime:
 
 
 def parse_tags(value: Any) -> tuple[str, ...]:
+    """Names separated by commas or blanks (``tags``, ``depends_on``), or a list of them."""
+    if value is None or value == "":
+        return ()
     if isinstance(value, (list, tuple)):
         return tuple(str(v).strip() for v in value if str(v).strip())
     return tuple(part for part in re.split(r"[,\s]+", str(value or "").strip()) if part)

@@ -8,18 +8,20 @@ costs ~0.12 s per 1,000 namespaces), and remembers where each value came from.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import os
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from configman import ConfigurationManager, Namespace
 
 from crontabber import _compat  # noqa: F401
+from crontabber.config.ini_reader import read_ini
+from crontabber.config.job_sections import JobSection, merge, take_job_sections
+from crontabber.config.jobs_from_config import class_builder, config_job_base
 from crontabber.config.ledger import DEFAULT_EXECUTOR, DEFAULT_FACTORY, LedgerChoice, from_ini
 from crontabber.config.options import (
     CONFIG_JOB_KEYS,
@@ -130,7 +132,9 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
     path = Path(conf_path) if conf_path else None
     if path is not None and not path.is_file():
         raise ConfigError(f"config file {path} not found: check --admin.conf")
-    sources = Sources(path, os.environ if environ is None else environ, overrides or {})
+    ini, job_sections = read_ini(path) if path is not None else (None, {})
+    job_sections.update(take_job_sections(ini, str(path)))  # read below without configman: 10,000 of them are cheap
+    sources = Sources(path, os.environ if environ is None else environ, overrides or {}, ini)
     namespace = base_namespace()
     config, unknown = _resolve(namespace, sources)
     reader = _Reader(config, sources)
@@ -138,7 +142,7 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
     entries = _entries(config.crontabber.jobs, sources)
     prepared = [_prepare(entry, tz, sources) for entry in entries]
     _check_unique(prepared)
-    sections = [(section, job_class) for section, job_class, needs, *_ in prepared if needs]
+    sections = [(item.section, item.job_class) for item in prepared if item.needs_namespace]
     classes = _ledger_classes(reader)
     if sections or classes:
         for section, job_class in sections:
@@ -158,7 +162,9 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
     defaults = {key: reader.get(f"crontabber.{key}", PER_JOB_CONVERTERS[key])
                 for key in PER_JOB_KEYS if key != "on_airflow_since"}
     inherited = _inherited(reader, defaults)
-    jobs = [_definition(item, config, reader, inherited) for item in prepared]
+    sections = _ConfigJobSections(job_sections, sources)
+    jobs = [_definition(item, config, reader, inherited, sections) for item in prepared]
+    unknown += sections.unknown_keys({job.app_name for job in jobs if job.section.startswith("job-")})
     ledger = from_ini(reader.value, sources.of, sources.section_lines, path, classes, config.crontabber)
     settings = Settings(
         conf_path=path, config=config, jobs=order_jobs(jobs), timezone=tz,
@@ -226,18 +232,26 @@ def _entries(jobs_text: Any, sources: Sources) -> list[JobEntry]:
     return entries
 
 
-def _prepare(entry: JobEntry, tz: dt.tzinfo, sources: Sources) -> tuple:
-    """(section, class, needs a namespace, entry, schedule) for one entry."""
+@dataclass(frozen=True)
+class _Prepared:
+    """One jobs-list entry once its schedule is parsed and (for a Python job) its class imported."""
+
+    section: str  # "class-<ClassName>" or "job-<app_name>"
+    job_class: type | None  # None for a config-declared job (built later from its section)
+    app_name: str
+    needs_namespace: bool  # a Python job with required_config or a section of its own
+    entry: JobEntry
+    schedule: Any
+
+
+def _prepare(entry: JobEntry, tz: dt.tzinfo, sources: Sources) -> _Prepared:
     try:
         schedule = parse_schedule(entry.schedule_text, tz)
     except ScheduleError as exc:
         raise ConfigError(f"{entry.where}: jobs entry {entry.text!r}: {exc}") from None
     if entry.is_config_job:
-        from crontabber.config.jobs_from_config import config_job_class
-
         app_name = entry.target[len("job:"):]
-        section = f"job-{app_name}"
-        return section, config_job_class(app_name), True, entry, schedule
+        return _Prepared(f"job-{app_name}", None, app_name, False, entry, schedule)
     job_class = import_job_class(entry)
     section = f"class-{job_class.__name__}"
     from crontabber.base import BaseCronApp
@@ -245,25 +259,25 @@ def _prepare(entry: JobEntry, tz: dt.tzinfo, sources: Sources) -> tuple:
     required = getattr(job_class, "required_config", None)
     needs = required is not None and required is not BaseCronApp.required_config and len(required) > 0
     needs = needs or sources.has_section(f"crontabber.{section}")
-    return section, job_class, needs, entry, schedule
+    return _Prepared(section, job_class, job_class.app_name, needs, entry, schedule)
 
 
-def _check_unique(prepared: list[tuple]) -> None:
+def _check_unique(prepared: list[_Prepared]) -> None:
     seen_sections: dict[str, JobEntry] = {}
     seen_names: dict[str, JobEntry] = {}
-    for section, job_class, _, entry, _ in prepared:
-        other = seen_sections.get(section)
+    for item in prepared:
+        entry = item.entry
+        other = seen_sections.get(item.section)
         if other is not None and other.target != entry.target:
             raise ConfigError(
-                f"{entry.where}: two configured classes are named {job_class.__name__!r} "
+                f"{entry.where}: two configured classes are named {item.job_class.__name__!r} "
                 f"({other.target} at {other.where} and {entry.target}); their settings would "
-                f"share [[{section}]]: rename one class")
-        app_name = job_class.app_name
-        if app_name in seen_names:
-            raise ConfigError(f"{entry.where}: app_name {app_name!r} is configured twice "
-                              f"(also at {seen_names[app_name].where}); keep one entry")
-        seen_sections[section] = entry
-        seen_names[app_name] = entry
+                f"share [[{item.section}]]: rename one class")
+        if item.app_name in seen_names:
+            raise ConfigError(f"{entry.where}: app_name {item.app_name!r} is configured twice "
+                              f"(also at {seen_names[item.app_name].where}); keep one entry")
+        seen_sections[item.section] = entry
+        seen_names[item.app_name] = entry
 
 
 def _add_job_namespace(namespace: Namespace, section: str, job_class: type) -> None:
@@ -274,9 +288,6 @@ def _add_job_namespace(namespace: Namespace, section: str, job_class: type) -> N
     job_ns = crontabber_ns[section]
     for key in PER_JOB_KEYS:
         job_ns.add_option(key, default="", doc=f"this job's {key} (empty: the [crontabber] value)")
-    if section.startswith("job-"):
-        for key in CONFIG_JOB_KEYS:
-            job_ns.add_option(key, default="")
     if hasattr(job_class, "get_required_config"):
         for key, value in job_class.get_required_config().items():
             if key not in job_ns:
@@ -334,37 +345,81 @@ def _inherited(reader: _Reader, defaults: dict[str, Any]) -> tuple[JobSettings, 
     return settings, provenance
 
 
-def _definition(item: tuple, config: Any, reader: _Reader,
-                inherited: tuple[JobSettings, dict[str, str]]) -> JobDefinition:
-    section, job_class, has_namespace, entry, schedule = item
-    settings, provenance = copy.copy(inherited[0]), inherited[1]
-    if has_namespace:
-        base = f"crontabber.{section}"
-        provenance = dict(provenance)
-        for key in PER_JOB_KEYS:
-            if reader.raw(f"{base}.{key}") not in ("", None):
-                setattr(settings, key, reader.get(f"{base}.{key}", PER_JOB_CONVERTERS[key]))
-                provenance[key] = reader.source(f"{base}.{key}")
-    job_config = config.crontabber[section] if has_namespace else None
-    if section.startswith("job-"):
-        from crontabber.config.jobs_from_config import build_config_job_class
+class _ConfigJobSections:
+    """The config-declared jobs' sections (``job_sections``), merged on demand per job."""
 
-        job_class = build_config_job_class(job_class.app_name, job_config, entry.where)
-    kind = getattr(job_class, "crontabber_kind", "python")
-    depends_on = _depends_on(job_class, job_config if section.startswith("job-") else None)
+    def __init__(self, ini_sections: dict[str, dict[str, Any]], sources: Sources) -> None:
+        self.ini_sections = ini_sections
+        self.sources = sources
+        self.env_keys, self.cli_keys = sources.job_keys()
+        self._merged: dict[str, JobSection] = {}
+
+    def section(self, app_name: str) -> JobSection:
+        if app_name not in self._merged:
+            self._merged[app_name] = merge(app_name, self.ini_sections.get(app_name), self.env_keys.get(app_name, {}),
+                                           self.cli_keys.get(app_name, {}), self.sources.of)
+        return self._merged[app_name]
+
+    def unknown_keys(self, configured: set[str]) -> list[str]:
+        """Keys of configured jobs that no job reads, and every key of a section no job uses."""
+        unknown = []
+        for app_name in sorted({*self.ini_sections, *self.env_keys, *self.cli_keys}):
+            section = self.section(app_name)
+            unknown += section.unknown_keys() if app_name in configured else \
+                [f"crontabber.job-{app_name}.{key}" for key in section.values]
+        return unknown
+
+
+def _definition(item: _Prepared, config: Any, reader: _Reader, inherited: tuple[JobSettings, dict[str, str]],
+                sections: _ConfigJobSections) -> JobDefinition:
+    """The JobDefinition of one entry: its settings over the inherited ones, and its configuration."""
+    settings, provenance = inherited  # shared by every job that sets none of its own keys
+    values: dict[str, Any] | None = None
+    job_config = None
+    if item.job_class is None:  # config-declared: its section is plain values (job_sections)
+        job_section = sections.section(item.app_name)
+        own = {key: value for key, value in job_section.values.items()
+               if key in _PER_JOB_KEY_SET and value not in ("", None)}
+        if own:
+            settings = replace(settings, **{key: _convert(job_section, key, value) for key, value in own.items()})
+            provenance = {**provenance, **{key: job_section.sources[key] for key in own}}
+        values = {**_CONFIG_JOB_DEFAULTS, **job_section.values}
+        base = config_job_base(item.app_name, values, item.entry.where)
+        kind, class_source = base.crontabber_kind, class_builder(item.app_name, base, values)
+        depends_on = parse_tags(values.get("depends_on", ""))
+    else:
+        if item.needs_namespace:
+            dotted = {key: f"crontabber.{item.section}.{key}" for key in PER_JOB_KEYS}
+            own = {key: name for key, name in dotted.items() if reader.raw(name) not in ("", None)}
+            typed = {key: reader.get(name, PER_JOB_CONVERTERS[key]) for key, name in own.items()}
+            settings = replace(settings, **typed)
+            provenance = {**provenance, **{key: reader.source(name) for key, name in own.items()}}
+            job_config = config.crontabber[item.section]
+        depends_on = _depends_on(item.job_class)
+        kind, class_source = getattr(item.job_class, "crontabber_kind", "python"), item.job_class
     job = JobDefinition(
-        app_name=job_class.app_name, kind=kind, target=entry.target, entry=entry,
-        schedule=schedule, job_class=job_class, section=section, depends_on=depends_on,
+        app_name=item.app_name, kind=kind, target=item.entry.target, entry=item.entry,
+        schedule=item.schedule, class_source=class_source, section=item.section, depends_on=depends_on,
         settings=settings, provenance=provenance)
-    job.bind_config(job_config, config.crontabber)
+    job.bind_config(job_config, config.crontabber, values)
     return job
 
 
-def _depends_on(job_class: type, section: Any) -> tuple[str, ...]:
+_CONFIG_JOB_DEFAULTS = {key: "" for key in (*PER_JOB_KEYS, *CONFIG_JOB_KEYS)}
+_PER_JOB_KEY_SET = frozenset(PER_JOB_KEYS)
+
+
+def _convert(section: JobSection, key: str, value: Any) -> Any:
+    try:
+        return PER_JOB_CONVERTERS[key](value)
+    except (ValueError, TypeError, ScheduleError) as exc:
+        raise ConfigError(f"{section.sources[key]}: crontabber.job-{section.app_name}.{key} = "
+                          f"{value!r}: {exc}") from None
+
+
+def _depends_on(job_class: type) -> tuple[str, ...]:
     from crontabber.base import depends_on_list
 
-    if section is not None:
-        return parse_tags(section.get("depends_on", ""))
     return tuple(depends_on_list(getattr(job_class, "depends_on", None)))
 
 

@@ -12,10 +12,15 @@ from crontabber.config.options import KNOWN_ROOTS
 
 
 class Sources:
-    """The raw values of each source, to tell where an option's value came from."""
+    """The raw values of each source, to tell where an option's value came from.
 
-    def __init__(self, conf_path: Path | None, environ: Mapping[str, str], overrides: Mapping[str, str]):
+    ``ini`` is the file as read (``job_sections.read_ini``) with the config-declared jobs'
+    sections already taken out: configman resolves the rest."""
+
+    def __init__(self, conf_path: Path | None, environ: Mapping[str, str], overrides: Mapping[str, str],
+                 ini: Any = None):
         self.conf_path = conf_path
+        self.ini = ini
         self.section_lines: dict[str, int] = {}  # "[resource]" headers, even of empty sections
         self.ini_lines: dict[str, int] = scan_ini(conf_path, self.section_lines) if conf_path else {}
         self.env_names: dict[str, str] = {}
@@ -44,8 +49,18 @@ class Sources:
                    for key in source)
 
     def configman_sources(self) -> list[Any]:
-        sources: list[Any] = [str(self.conf_path)] if self.conf_path else []
-        return sources + [dict(self.env), dict(self.overrides)]
+        """What configman resolves: the ini, then the environment, then the command line, without
+        the config-declared jobs' keys (``job_sections`` merges those)."""
+        from crontabber.config.job_sections import split_job_keys
+
+        sources: list[Any] = [self.ini] if self.ini is not None else []
+        return sources + [split_job_keys(self.env)[0], split_job_keys(self.overrides)[0]]
+
+    def job_keys(self) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+        """The config-declared jobs' keys set in the environment and on the command line."""
+        from crontabber.config.job_sections import split_job_keys
+
+        return split_job_keys(self.env)[1], split_job_keys(self.overrides)[1]
 
 
 def scan_ini(path: Path, sections: dict[str, int] | None = None) -> dict[str, int]:

@@ -83,14 +83,14 @@ class ProcedureJob(BaseCronApp):
     crontabber_kind = "procedure"
 
     @classmethod
-    def check_section(cls, section: Mapping[str, Any], where: str) -> None:
+    def check_section(cls, section: Mapping[str, Any], where: str, app_name: str | None = None) -> None:
         """Raise ConfigError for a malformed name or database_url (called when the config is loaded)."""
         try:
             parse_name(_scalar(section, "procedure"))
             if _scalar(section, "database_url"):
                 database_url(section, None)
         except ValueError as exc:
-            raise ConfigError(f"{where}: job {cls.app_name!r}: {exc}") from None
+            raise ConfigError(f"{where}: job {app_name or cls.app_name!r}: {exc}") from None
 
     @classmethod
     def config_problems(cls, job: Any, settings: Any) -> list[str]:
