@@ -96,37 +96,51 @@ class Ledger(Protocol):
     def logs(self, app_name: str, limit: int = 10) -> list[LogEntry]:
         """The newest ``limit`` log rows of a job, newest first."""
 
+    def repeatedly_interrupted(self, times: int) -> set[str]:
+        """The jobs whose ``times`` newest log rows all say ``interrupted`` (one statement)."""
+
     def close(self) -> None:
         """Release the connection."""
 
 
 def open_ledger(url: str, **options: object) -> Ledger:
-    """Open the store named by ``url`` (``sqlite:///path`` or ``postgresql://...``)."""
-    from crontabber.errors import ConfigError
+    """Open the store named by ``url`` (``sqlite:///path`` or ``postgresql://...``).
 
+    ``group_access=True`` makes a new SQLite ledger and its lock folder group-readable and
+    -writable (0660/0770 instead of 0600/0700); other options go to psycopg2's connect."""
+    check_url(url)
+    group_access = bool(options.pop("group_access", False))
     if url.startswith("sqlite:"):
         from crontabber.state.sqlite import SqliteLedger
 
-        return SqliteLedger.from_url(url)
-    if url.startswith(("postgresql:", "postgres:")):
-        from crontabber.state.postgres import PostgresLedger
+        return SqliteLedger.from_url(url, group_access=group_access)
+    from crontabber.state.postgres import PostgresLedger
 
-        return PostgresLedger.from_url(url, **options)
+    return PostgresLedger.from_url(url, **options)
+
+
+def check_url(url: str, option: str = "crontabber.database_url") -> None:
+    """Raise ConfigError for a URL that ``open_ledger`` would refuse, without opening anything
+    (``configtest`` calls it, so it refuses first what the run would refuse, in the same words)."""
+    from crontabber.errors import ConfigError
+
+    if url.startswith("sqlite:"):
+        from crontabber.state.sqlite import sqlite_path
+
+        sqlite_path(url)
+        return
+    if url.startswith(("postgresql:", "postgres:")):
+        from crontabber.state.postgres import parse_url
+
+        parse_url(url, option)
+        return
     raise ConfigError(
-        f"crontabber.database_url {redact_url(url)!r}: use sqlite:///path/to/ledger.sqlite "
+        f"{option} {redact_url(url)!r}: use sqlite:///path/to/ledger.sqlite "
         "or postgresql://user@host:5432/dbname")
 
 
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (for logs, listings and errors)."""
-    from urllib.parse import urlsplit, urlunsplit
+    from crontabber.redaction import redact_url as redact
 
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable database url>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+    return redact(url)
