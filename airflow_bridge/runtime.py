@@ -66,7 +66,7 @@ def run_bridge_job(app_name: str, variable: str, context: Mapping[str, Any]) -> 
     settings = load(variable)
     job = settings.job(app_name)
     date = run_date(context) if job.is_backfill else None
-    ledger = open_ledger(settings.database_url)
+    ledger = open_ledger(settings.database_url, group_access=settings.sqlite_group_access)
     try:
         result = Runner(settings, ledger, SystemClock()).run_once(job.app_name, date)
     finally:
@@ -85,7 +85,7 @@ def parent_problem(app_name: str, parent: str, variable: str) -> str | None:
     from crontabber.state import open_ledger
 
     settings = load(variable)
-    ledger = open_ledger(settings.database_url)
+    ledger = open_ledger(settings.database_url, group_access=settings.sqlite_group_access)
     try:
         states = ledger.load([parent])
     finally:

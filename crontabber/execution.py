@@ -37,9 +37,11 @@ class Failure:
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> Failure:
+        from crontabber.redaction import redact
+
         kind = type(exc)
         name = kind.__name__ if kind.__module__ in ("builtins", "__main__") else f"{kind.__module__}.{kind.__name__}"
-        return cls(name, str(exc), "".join(traceback.format_tb(exc.__traceback__)),
+        return cls(name, redact(str(exc)), redact("".join(traceback.format_tb(exc.__traceback__))),
                    timed_out=isinstance(exc, JobTimeout))
 
     def as_last_error(self) -> dict[str, str]:

@@ -14,6 +14,7 @@ Three nets, each catching what the others miss:
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterable
@@ -70,3 +71,14 @@ def remember_in(values: Iterable[str | None]) -> None:
     for value in values:
         if value:
             remember(*secrets_in(value))
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that hides passwords in every line it lets through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = redact(message)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True

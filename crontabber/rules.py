@@ -52,8 +52,13 @@ def dependency_problem(depends_on: Sequence[str], states: Mapping[str, JobState]
 
 def retry_delay(job: JobDefinition, error_count: int) -> float:
     """Seconds until a job that has now failed ``error_count`` times in a row is retried."""
+    from crontabber.schedule import MAX_SECONDS
+
     base = job.settings.error_retry_time
-    return base * job.settings.retry_backoff ** max(error_count - 1, 0)
+    try:
+        return min(base * job.settings.retry_backoff ** max(error_count - 1, 0), MAX_SECONDS)
+    except OverflowError:  # a long run of failures with a backoff: as far as the calendar goes
+        return MAX_SECONDS
 
 
 def after_success(job: JobDefinition, state: JobState, started: dt.datetime,

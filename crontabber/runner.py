@@ -73,6 +73,8 @@ class Runner:
     # -- entry points ------------------------------------------------------------------
     def tick(self) -> list[JobResult]:
         """Run every due job once, in dependency order."""
+        for line in self.settings.config_warnings:
+            log.warning("%s", line)
         for child, parent in missing_dependencies(self.settings.jobs):
             log.warning("job %s depends on %s, which is not configured: %s does not run until %s is "
                         "added to crontabber.jobs or removed from its depends_on", child, parent, child, parent)

@@ -8,13 +8,15 @@ import datetime as dt
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import TextIO
 
 from crontabber.clock import SystemClock
 from crontabber.config.options import parse_instant
 from crontabber.config.settings import Settings, default_conf_path, load_settings
-from crontabber.errors import UsageError
+from crontabber.errors import ConfigError, UsageError
 from crontabber.outcomes import Outcome
+from crontabber.redaction import RedactingFilter
 from crontabber.state import Ledger, open_ledger
 
 log = logging.getLogger("crontabber")
@@ -24,8 +26,18 @@ Handler = Callable[[argparse.Namespace, Mapping[str, str], TextIO, TextIO], int]
 def _settings(args: argparse.Namespace, overrides: Mapping[str, str], err: TextIO) -> Settings:
     conf = args.conf or default_conf_path(os.environ)
     settings = load_settings(conf, overrides)
+    if conf is None and not settings.jobs:
+        raise ConfigError(f"no configuration: {_where_looked(os.environ)}; pass --admin.conf=FILE "
+                          "(nothing was run or created)")
     _configure_logging(settings, err, args.debug)
     return settings
+
+
+def _where_looked(environ: Mapping[str, str]) -> str:
+    folder = environ.get("DEFAULT_SOCORRO_CONFIG_PATH", "").strip()
+    if folder:
+        return f"no --admin.conf, and no crontabber.ini in $DEFAULT_SOCORRO_CONFIG_PATH ({folder})"
+    return f"no --admin.conf, and no {Path.cwd() / 'config' / 'crontabber.ini'}"
 
 
 def _configure_logging(settings: Settings, err: TextIO, debug: bool) -> None:
@@ -38,6 +50,7 @@ def _configure_logging(settings: Settings, err: TextIO, debug: bool) -> None:
     level = logging.DEBUG if debug else int(option("stderr_error_logging_level"))
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter(option("stderr_line_format_string"), style="{"))
+    handler.addFilter(RedactingFilter())
     logger = logging.getLogger("crontabber")
     logger.handlers[:] = [handler]
     logger.setLevel(level)
@@ -49,7 +62,7 @@ def _configure_logging(settings: Settings, err: TextIO, debug: bool) -> None:
 
 @contextlib.contextmanager
 def _ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = open_ledger(settings.database_url)
+    ledger = open_ledger(settings.database_url, group_access=settings.sqlite_group_access)
     try:
         yield ledger
     finally:
@@ -114,7 +127,8 @@ def nagios(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, 
     settings = _settings(args, overrides, err)
     with _ledger(settings) as ledger:
         states = ledger.load_all()
-    code, line = check.report(settings, states, SystemClock().now())
+        interrupted = ledger.repeatedly_interrupted(check.INTERRUPTED_IN_A_ROW)
+    code, line = check.report(settings, states, SystemClock().now(), interrupted)
     out.write(line + "\n")
     return code
 
@@ -133,7 +147,7 @@ def reset(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, e
 def configtest(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     from crontabber.cli import configtest as check
 
-    return check.report(_settings(args, overrides, err), out, verbose=args.verbose)
+    return check.report(_settings(args, overrides, err), out, verbose=args.verbose, strict=args.strict)
 
 
 def audit_ghosts(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:

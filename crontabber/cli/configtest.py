@@ -1,8 +1,10 @@
 """``crontabber configtest``: check the configuration without opening the ledger.
 
 Loading the settings already proves the jobs list, classes, schedules, zones and
-graph; this adds the problems that do not stop a tick but need an operator:
-dependencies that are not configured, and options accepted but not acted on.
+graph; this adds what opening the ledger would refuse (the same line the run gives),
+and the problems that do not stop a tick but need an operator: dependencies that are
+not configured, unknown ``crontabber.*`` keys (errors with ``--strict``), and options
+accepted but not acted on.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from typing import TextIO
 from crontabber.config.options import PER_JOB_KEYS
 from crontabber.config.settings import Settings
 from crontabber.jobs import missing_dependencies
-from crontabber.state import redact_url
+from crontabber.redaction import redact
+from crontabber.state import check_url, redact_url
 
 
 def problems(settings: Settings) -> list[str]:
     """Configuration faults that make configtest fail (exit 2)."""
+    check_url(settings.database_url)  # what opening the ledger would refuse, in the same words
     found = [f"job {child!r} depends on {parent!r}, which is not configured: add {parent!r} to "
              f"crontabber.jobs or remove it from depends_on" for child, parent in missing_dependencies(settings.jobs)]
     for job in settings.jobs:  # checks a job kind can only make once the ledger URL is known
@@ -27,22 +31,23 @@ def problems(settings: Settings) -> list[str]:
 
 def notes(settings: Settings) -> list[str]:
     """Things that are fine but worth saying (accepted-but-unused and unknown options)."""
-    result = [f"option {key} is accepted for crontabber 0.18.1 compatibility but not acted on"
-              for key in settings.not_acted_on]
-    result += [f"option {key} is not a crontabber option and is ignored" for key in settings.unknown_options]
-    return result
+    return [f"option {key} is accepted for crontabber 0.18.1 compatibility but not acted on"
+            for key in settings.not_acted_on]
 
 
-def report(settings: Settings, out: TextIO, verbose: bool = False) -> int:
-    """Print the findings; return 0 when the configuration is usable, 2 otherwise."""
+def report(settings: Settings, out: TextIO, verbose: bool = False, strict: bool = False) -> int:
+    """Print the findings; return 0 when the configuration is usable, 2 otherwise (with
+    ``strict``, an unknown ``crontabber.*`` key counts as a fault)."""
     faults = problems(settings)
     for line in faults:
-        out.write(f"ERROR: {line}\n")
+        out.write(f"ERROR: {redact(line)}\n")
+    for line in settings.config_warnings:
+        out.write(f"{'ERROR' if strict else 'warning'}: {redact(line)}\n")
     for line in notes(settings):
-        out.write(f"note: {line}\n")
+        out.write(f"note: {redact(line)}\n")
     if verbose:
         _verbose(settings, out)
-    if faults:
+    if faults or (strict and settings.config_warnings):
         return 2
     out.write(f"OK: {len(settings.jobs)} jobs configured; ledger {redact_url(settings.database_url)}\n")
     return 0
@@ -55,7 +60,7 @@ def _verbose(settings: Settings, out: TextIO) -> None:
             value = settings.config.crontabber[key.split(".", 1)[1]]
             if key == "crontabber.database_url":
                 value = redact_url(settings.database_url)
-            out.write(f"  {key} = {value!s}  (from {settings.provenance[key]})\n")
+            out.write(f"  {key} = {redact(str(value))}  (from {settings.provenance[key]})\n")
     for job in settings.jobs:
         out.write(f"job {job.app_name} ({job.target})\n")
         out.write(f"  schedule               {job.entry.schedule_text}  (from {job.entry.where})\n")
@@ -65,7 +70,7 @@ def _verbose(settings: Settings, out: TextIO) -> None:
             value = getattr(job.settings, key)
             shown = ", ".join(value) if isinstance(value, tuple) else value
             shown = "-" if shown in (None, "") else shown
-            out.write(f"  {key:<22} {shown}  (from {job.provenance.get(key, 'default')})\n")
+            out.write(f"  {key:<22} {redact(str(shown))}  (from {job.provenance.get(key, 'default')})\n")
         describe = getattr(job.job_class, "describe_config", None)  # shell and procedure jobs
         for key, shown in describe(job.config, settings) if describe is not None else ():
-            out.write(f"  {key:<22} {shown}\n")
+            out.write(f"  {key:<22} {redact(str(shown))}\n")

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from crontabber.config.settings import Settings
 from crontabber.jobs import JobDefinition
+from crontabber.redaction import redact
 from crontabber.rules import is_on_airflow
 from crontabber.state import JobState
 from crontabber.timefmt import relative, stamp
@@ -39,8 +40,9 @@ def _note(job: JobDefinition, state: JobState | None, now: dt.datetime) -> str:
     if state.ongoing:
         return f"started {relative(state.ongoing, now)}"
     if state.error_count and state.last_error:
-        return f"{state.last_error.get('type', '')}: {' '.join(str(state.last_error.get('value', '')).split())}"
-    return state.skip_reason or ""
+        text = f"{state.last_error.get('type', '')}: {' '.join(str(state.last_error.get('value', '')).split())}"
+        return redact(text)
+    return redact(" ".join((state.skip_reason or "").split()))
 
 
 def rows(settings: Settings, states: Mapping[str, JobState], now: dt.datetime) -> list[dict[str, Any]]:
@@ -58,8 +60,9 @@ def rows(settings: Settings, states: Mapping[str, JobState], now: dt.datetime) -
             "last_run": _iso(state.last_run if state else None),
             "next_run": _iso(planned),
             "error_count": state.error_count if state else 0,
-            "skip_reason": state.skip_reason if state else None,
-            "last_error": dict(state.last_error) if state and state.last_error else None,
+            "skip_reason": redact(state.skip_reason) if state and state.skip_reason else None,
+            "last_error": {key: redact(value) if isinstance(value, str) else value
+                           for key, value in state.last_error.items()} if state and state.last_error else None,
             "ongoing": _iso(state.ongoing if state else None),
             "depends_on": list(job.depends_on),
             "runs_on": "airflow" if is_on_airflow(job, now) else "cron",

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=("table", "json"), default="table", help="list output")
     parser.add_argument("--verbose", action="store_true", help="configtest: show every setting and "
                         "where it came from")
+    parser.add_argument("--strict", action="store_true", help="configtest: unknown crontabber.* "
+                        "options are errors (exit 2)")
     parser.add_argument("--debug", action="store_true", help="log debug lines and show tracebacks")
     parser.add_argument("-l", "--list-jobs", action="store_true", help="0.18.1 spelling of 'list'")
     parser.add_argument("-n", "--nagios", action="store_true", help="0.18.1 spelling of 'nagios'")

@@ -3,21 +3,24 @@
 Failures: CRITICAL once a job has failed ``nagios_critical_after`` times in a row;
 without that setting, 0.18.1's rule (a backfill job's first failure is a WARNING,
 every other failure CRITICAL). Overdue jobs and locks held too long add WARNINGs or
-CRITICALs. The text never contains ``|``: Nagios reads what follows it as perfdata.
+CRITICALs. A dependency that is not configured is a WARNING (the child never runs), and so
+is a job interrupted three times in a row (once is routine: it reruns at the next tick).
+The text never contains ``|``: Nagios reads what follows it as perfdata.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from crontabber.config.settings import Settings
-from crontabber.jobs import JobDefinition
+from crontabber.jobs import JobDefinition, missing_dependencies
 from crontabber.state import JobState
 from crontabber.timefmt import duration
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+INTERRUPTED_IN_A_ROW = 3  # an interrupted run is due again at once; this many in a row is a WARNING
 _NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
 
 
@@ -39,11 +42,16 @@ def failure_level(job: JobDefinition, state: JobState) -> int:
     return CRITICAL
 
 
-def findings(settings: Settings, states: Mapping[str, JobState], now: dt.datetime) -> list[Finding]:
+def findings(settings: Settings, states: Mapping[str, JobState], now: dt.datetime,
+             interrupted: Collection[str] = ()) -> list[Finding]:
     """Everything wrong, one finding per job and problem, worst problems first."""
-    found = []
+    found = [Finding(WARNING, f"{child} depends on {parent}, which is not configured, so it never runs")
+             for child, parent in missing_dependencies(settings.jobs)]
     max_age = settings.max_ongoing_age_hours * 3600
     for job in settings.jobs:
+        if job.app_name in interrupted:
+            found.append(Finding(WARNING, f"{job.app_name} was interrupted {INTERRUPTED_IN_A_ROW} times "
+                                          "in a row (stopped, or its runner died)"))
         state = states.get(job.app_name)
         if state is None:
             continue
@@ -74,9 +82,11 @@ def _overdue(job: JobDefinition, state: JobState, now: dt.datetime) -> Finding |
     return None
 
 
-def report(settings: Settings, states: Mapping[str, JobState], now: dt.datetime) -> tuple[int, str]:
-    """(exit code, the one output line) for the current ledger."""
-    found = findings(settings, states, now)
+def report(settings: Settings, states: Mapping[str, JobState], now: dt.datetime,
+           interrupted: Collection[str] = ()) -> tuple[int, str]:
+    """(exit code, the one output line) for the current ledger; ``interrupted``: the jobs whose
+    last ``INTERRUPTED_IN_A_ROW`` runs were all interrupted."""
+    found = findings(settings, states, now, interrupted)
     status = max((finding.level for finding in found), default=OK)
     failing = sum(1 for job in settings.jobs
                   if (s := states.get(job.app_name)) is not None and s.error_count)
@@ -94,5 +104,7 @@ def unknown(message: str) -> tuple[int, str]:
 
 
 def clean(text: str) -> str:
-    """One line with no ``|`` (which would start perfdata)."""
-    return " ".join(text.replace("|", "/").split())
+    """One line with no ``|`` (which would start perfdata) and no password."""
+    from crontabber.redaction import redact
+
+    return " ".join(redact(text).replace("|", "/").split())

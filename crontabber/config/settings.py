@@ -28,10 +28,12 @@ from crontabber.config.options import (
     PER_JOB_KEYS,
     POSTGRES_KEYS,
     base_namespace,
+    parse_flag,
     parse_tags,
     positive_int,
 )
 from crontabber.config.sources import Sources
+from crontabber.config.unknown import LEGACY_CLASS_KEYS, unknown_key_warnings
 from crontabber.errors import ConfigError
 from crontabber.jobs import (
     JobDefinition,
@@ -60,6 +62,8 @@ class Settings:
     provenance: dict[str, str] = field(default_factory=dict)
     not_acted_on: list[str] = field(default_factory=list)
     unknown_options: list[str] = field(default_factory=list)
+    config_warnings: list[str] = field(default_factory=list)  # unknown crontabber.* keys, one line each
+    sqlite_group_access: bool = False
 
     def job(self, name: str) -> JobDefinition:
         """The job with this app name or class path, or JobNotFoundError listing the names."""
@@ -116,6 +120,7 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
     if path is not None and not path.is_file():
         raise ConfigError(f"config file {path} not found: check --admin.conf")
     sources = Sources(path, os.environ if environ is None else environ, overrides or {})
+    _check_cut_at_hash(sources)
     namespace = base_namespace()
     config, unknown = _resolve(namespace, sources)
     reader = _Reader(config, sources)
@@ -142,10 +147,39 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
         error_retry_time=reader.get("crontabber.error_retry_time", parse_duration),
         max_ongoing_age_hours=reader.get("crontabber.max_ongoing_age_hours", float),
         max_workers=reader.get("crontabber.max_workers", positive_int),
-        unknown_options=sorted(set(unknown)))
+        unknown_options=sorted(set(unknown)),
+        config_warnings=unknown_key_warnings(unknown, sources, [item[0] for item in prepared]),
+        sqlite_group_access=reader.get("crontabber.sqlite_group_access", parse_flag))
     settings.provenance = {key: reader.source(key) for key in reader.read}
     settings.not_acted_on = _not_acted_on(sources)
+    _hide_secrets(settings, reader)
     return settings
+
+
+def _hide_secrets(settings: Settings, reader: _Reader) -> None:
+    """Every password the configuration holds is hidden from every output from now on."""
+    from crontabber.redaction import remember, remember_in
+
+    remember(str(reader.raw("resource.postgresql.password") or ""))
+    urls = [settings.database_url, str(reader.raw("sentry.dsn") or ""), str(reader.raw("secrets.sentry.dsn") or "")]
+    urls += [str(job.config.get("database_url") or "") for job in settings.jobs if job.section.startswith("job-")]
+    remember_in(urls)
+
+
+def _check_cut_at_hash(sources: Sources) -> None:
+    """A URL, password or DSN the ini reader cut at a ``#`` (it starts a comment there), which
+    the run would only report as a bad port or a failed login."""
+    for key in sources.ini_lines:
+        name = key.rsplit(".", 1)[-1]
+        if name not in ("database_url", "password", "dsn"):
+            continue
+        raw, parsed = sources.raw_value(key), sources.ini_value(key)
+        if raw is None or parsed is None or not parsed or not raw.startswith(parsed + "#"):
+            continue
+        fix = "put the whole value in quotes" if name == "password" else \
+            "put the whole value in quotes or write # as %23"
+        raise ConfigError(f"{sources.of(key)}: {key}: the ini reader cut the value at '#' (a '#' "
+                          f"starts a comment): {fix}")
 
 
 class _Reader:
@@ -227,11 +261,21 @@ def _check_unique(prepared: list[tuple]) -> None:
                 f"({other.target} at {other.where} and {entry.target}); their settings would "
                 f"share [[{section}]]: rename one class")
         app_name = job_class.app_name
+        if not isinstance(app_name, str) or _unprintable(app_name):
+            raise ConfigError(f"{entry.where}: app_name {app_name!r} of {entry.target} holds a control "
+                              "character or line break, which would split list rows and log lines: "
+                              "use letters, digits, '-', '_' and '.'")
         if app_name in seen_names:
             raise ConfigError(f"{entry.where}: app_name {app_name!r} is configured twice "
                               f"(also at {seen_names[app_name].where}); keep one entry")
         seen_sections[section] = entry
         seen_names[app_name] = entry
+
+
+def _unprintable(name: str) -> bool:
+    import unicodedata
+
+    return any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in name)
 
 
 def _add_job_namespace(namespace: Namespace, section: str, job_class: type) -> None:
@@ -245,6 +289,9 @@ def _add_job_namespace(namespace: Namespace, section: str, job_class: type) -> N
     if section.startswith("job-"):
         for key in CONFIG_JOB_KEYS:
             job_ns.add_option(key, default="")
+    else:
+        for key in LEGACY_CLASS_KEYS:  # written by 0.18.1's --admin.dump_conf; the jobs list decides
+            job_ns.add_option(key, default="", doc="0.18.1 option, not used (the jobs list decides)")
     if hasattr(job_class, "get_required_config"):
         for key, value in job_class.get_required_config().items():
             if key not in job_ns:

@@ -26,6 +26,8 @@ class Sources:
                     self.env[dotted] = value
                     self.env_names[dotted] = name
         self.overrides = dict(overrides)
+        self._text_lines: list[str] | None = None
+        self._configobj: Any = None
 
     def of(self, key: str) -> str | None:
         """Where ``key`` was set, or None when it has its default."""
@@ -36,6 +38,36 @@ class Sources:
         if key in self.ini_lines:
             return f"{self.conf_path}:{self.ini_lines[key]}"
         return None
+
+    def raw_value(self, key: str) -> str | None:
+        """The text after ``=`` on the ini line of ``key``, as written (comments included)."""
+        number = self.ini_lines.get(key)
+        if number is None or self.conf_path is None:
+            return None
+        line = self._lines()[number - 1]
+        return line.split("=", 1)[1].strip() if "=" in line else None
+
+    def ini_value(self, key: str) -> str | None:
+        """The value the ini reader (configobj) gives ``key``."""
+        node: Any = self._parsed()
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node if isinstance(node, str) else None
+
+    def _lines(self) -> list[str]:
+        if self._text_lines is None:
+            assert self.conf_path is not None
+            self._text_lines = self.conf_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return self._text_lines
+
+    def _parsed(self) -> Any:
+        if self._configobj is None:
+            from configobj import ConfigObj
+
+            self._configobj = ConfigObj(str(self.conf_path), interpolation=False)
+        return self._configobj
 
     def has_section(self, dotted: str) -> bool:
         prefix = dotted + "."

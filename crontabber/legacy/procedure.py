@@ -150,7 +150,7 @@ class ProcedureJob(BaseCronApp):
         try:
             with connection.cursor() as cursor:
                 if self._deadline is not None:
-                    remaining = max(1, int((self._deadline - time.monotonic()) * 1000))
+                    remaining = min(max(1, int((self._deadline - time.monotonic()) * 1000)), 2**31 - 1)
                     cursor.execute("SELECT set_config('statement_timeout', %s, true)", (str(remaining),))
                 kind, arg_type = _lookup(cursor, schema, name, with_arg=date is not None)
                 target = sql.Identifier(schema, name) if schema else sql.Identifier(name)
