@@ -64,9 +64,8 @@ class Sources:
 
     def _parsed(self) -> Any:
         if self._configobj is None:
-            from configobj import ConfigObj
-
-            self._configobj = ConfigObj(str(self.conf_path), interpolation=False)
+            assert self.conf_path is not None
+            self._configobj = read_ini(self.conf_path)
         return self._configobj
 
     def has_section(self, dotted: str) -> bool:
@@ -75,8 +74,52 @@ class Sources:
                    for key in source)
 
     def configman_sources(self) -> list[Any]:
-        sources: list[Any] = [str(self.conf_path)] if self.conf_path else []
+        """The ini file as parsed here (whatever its extension: configman would read a
+        ``.conf`` file in another format), then the environment and the command line."""
+        sources: list[Any] = [self._parsed()] if self.conf_path else []
         return sources + [dict(self.env), dict(self.overrides)]
+
+
+_INI_FAULTS = (
+    ("Invalid line", "{line!r} is neither a [section] nor a key = value line (a value that "
+                     "goes on over several lines needs triple quotes: key = \'\'\'...\'\'\')"),
+    ("Duplicate keyword", "{key} is set twice in this section: keep one"),
+    ("Duplicate section", "section {line} appears twice: merge them"),
+    ("Section too nested", "section {line} is nested deeper than the section it follows "
+                           "([a], then [[b]], then [[[c]]])"),
+    ("multiline value", "the triple-quoted value that starts here never ends: close it with the "
+                        "same quotes"),
+    ("Parse error in value", "the value is malformed (an unclosed quote?): {line!r}"),
+)
+
+
+def read_ini(path: Path) -> Any:
+    """Parse the ini file as configman does (``+include`` lines too); an error is one line
+    naming the file, the line and what is wrong."""
+    from configman.value_sources.for_configobj import ConfigObjWithIncludes
+    from configobj import ConfigObjError
+
+    from crontabber.errors import ConfigError
+
+    try:
+        return ConfigObjWithIncludes(str(path))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                          f"{exc.start}): save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc}): check its permissions") from None
+    except ConfigObjError as exc:
+        first = (getattr(exc, "errors", None) or [exc])[0]
+        number = getattr(first, "line_number", None)
+        line = (getattr(first, "line", "") or "").strip()
+        text = str(first).split(" at line ")[0]
+        if text.startswith("Invalid line") and line.startswith("[") and not line.endswith("]"):
+            text = f"section header {line!r} is not closed: write [name], [[name]]..."
+        for start, template in _INI_FAULTS:
+            if start in text:
+                text = template.format(line=line, key=line.split("=", 1)[0].strip())
+                break
+        raise ConfigError(f"{path}:{number}: {text}" if number else f"{path}: {text}") from None
 
 
 def scan_ini(path: Path) -> dict[str, int]:
