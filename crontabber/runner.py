@@ -189,7 +189,10 @@ class Runner:
         reason = exc.reason if isinstance(exc, Interrupted) else "the ledger failed"
         self.stop.request(reason, exc.exit_code if isinstance(exc, Interrupted) else 3)
         pool.shutdown(wait=False, cancel_futures=True)
-        done, _ = wait(futures, timeout=TERM_GRACE + 3)
+        deadline = time.monotonic() + TERM_GRACE + 3
+        done, pending = wait(futures, timeout=0)
+        while pending and supervision.jobs_in_processes() and time.monotonic() < deadline:
+            done, pending = wait(futures, timeout=0.05)  # those threads stop their jobs' processes
         if not isinstance(exc, Interrupted):
             return
         for future in done:
@@ -318,7 +321,7 @@ class Runner:
             if final is not None:
                 self._remember(final)
                 stop.jobs.append(name)
-                log.warning("job %s interrupted (%s); it runs again at the next tick", name, stop.reason)
+                log.info("job %s interrupted (%s); it runs again at the next tick", name, stop.reason)
             raise
         finally:
             with self._states_lock:

@@ -30,18 +30,7 @@ from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 
 WATCH_GRACE_STEPS = 20  # the watcher's SIGTERM grace, in tenths of a second
-# The watcher reads its lifeline on stdin (dash redirects only descriptors 0-9): a process
-# group, then "done" when the runner is finished with it, or end of file when the runner died.
-_WATCHER = r"""trap '' HUP INT TERM PIPE
-read -r group || exit 0
-[ "$group" = none ] && exit 0
-read -r word && [ "$word" = done ] && exit 0
-kill -s TERM -- "-$group" 2>/dev/null || exit 0
-n=0
-while [ "$n" -lt "$1" ] && kill -s 0 -- "-$group" 2>/dev/null; do sleep 0.1; n=$((n + 1)); done
-kill -s KILL -- "-$group" 2>/dev/null
-exit 0
-"""
+WATCHER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sh", "watcher.sh")
 # A shell job's gate: its first stdin line ("go") arrives once the watcher guards its group;
 # ``read`` takes no byte past the newline, so the rest of stdin is the command's.
 _GATE = r"""read -r word && [ "$word" = go ] || exit 125
@@ -91,6 +80,11 @@ class StopSignal:
     @property
     def requested(self) -> bool:
         return self._event.is_set()
+
+    @property
+    def locks_lost(self) -> bool:
+        """The stop was asked because the job locks are gone (exit 3): stop without a grace."""
+        return self._event.is_set() and self.exit_code == 3
 
     def exception(self) -> Interrupted:
         return Interrupted(self.reason, self.exit_code)
@@ -214,23 +208,36 @@ def drop_owned() -> None:
 
 
 # -- the watcher and the gate ------------------------------------------------------------
+_watching = 0  # watchers not yet released: jobs running in processes of their own
+_watching_lock = threading.Lock()
+
+
+def jobs_in_processes() -> int:
+    """How many jobs of this process run in processes of their own right now."""
+    return _watching
+
+
 class Watcher:
     """A ``/bin/sh`` that kills a job's process group if the runner dies (see the module doc)."""
 
     def __init__(self, keep_fds: Sequence[int] = ()) -> None:
         import subprocess  # only a tick that runs a job in a process of its own needs it
 
+        global _watching
+        with _watching_lock:
+            _watching += 1
         self._guarded = False
         with forking():
             read, self._write = os.pipe()
             own(self._write)
         try:
             self._proc = subprocess.Popen(
-                ["/bin/sh", "-c", _WATCHER, "crontabber-watcher", str(WATCH_GRACE_STEPS)],
+                ["/bin/sh", WATCHER_SCRIPT, str(WATCH_GRACE_STEPS)],
                 stdin=read, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=tuple(keep_fds), start_new_session=True)
         except BaseException:
             self._close()
+            self._count_out()
             raise
         finally:
             os.close(read)
@@ -247,11 +254,18 @@ class Watcher:
         with contextlib.suppress(OSError):
             os.write(self._write, b"done\n" if self._guarded else b"none\n")
         self._close()
+        self._count_out()
         try:
             self._proc.wait(timeout=5)
         except Exception:  # subprocess.TimeoutExpired: it should have gone at once
             self._proc.kill()
             self._proc.wait()
+
+    @staticmethod
+    def _count_out() -> None:
+        global _watching
+        with _watching_lock:
+            _watching -= 1
 
     def _close(self) -> None:
         if self._write is not None:

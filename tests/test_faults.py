@@ -115,7 +115,7 @@ def test_sigkill_mid_backfill_resumes_at_the_first_date_not_recorded(tmp_path, s
         ledger.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster():
     """A private PostgreSQL cluster (never the shared server) that the test may restart."""
     private = PrivateCluster()
@@ -202,3 +202,38 @@ def test_connection_refused_exits_3_with_one_line_naming_the_server(tmp_path):
     code, out, err = finish(crontabber(ini, "nagios"))
     assert code == 3 and out.startswith("UNKNOWN") and len(out.splitlines()) == 1
     assert f"127.0.0.1:{port}/ledger" in out and SECRET not in out + err
+
+
+def test_a_lost_session_stops_the_running_job_at_once_and_exits_3(tmp_path, cluster):
+    """A server restart takes the runner's session and its locks: the job it runs must stop
+    at once (another runner may take it now), not when it would have finished."""
+    import signal
+    import uuid
+
+    from tests.proc_support import finish as finish_run
+    from tests.proc_support import start, tagged
+
+    execute(cluster.url, "CREATE DATABASE lost")
+    url = with_database(cluster.url, "lost")
+    ini = tmp_path / "crontabber.ini"
+    ini.write_text(f"""[crontabber]
+database_url = {url}
+jobs = job:long|1d
+[[job-long]]
+command = sh -c 'sleep 120 & sleep 120'
+""")
+    tag = uuid.uuid4().hex
+    runner = start(ini, tag=tag)
+    try:
+        assert wait_for(lambda: len(tagged([tag], exclude=[runner.pid])) >= 3, limit=30), finish_run(runner, 5)
+        cluster.restart()
+        code, out, err = finish_run(runner, 30)
+        assert code == 3 and err.splitlines() == [err.strip()] and "connection lost" in err, err
+        assert not tagged([tag])  # the job and its grandchild are gone with the lock
+        ledger = open_ledger(url)
+        assert ledger.load(["long"])["long"].ongoing is not None  # recorded by the next tick
+        ledger.close()
+    finally:
+        if runner.poll() is None:
+            runner.send_signal(signal.SIGKILL)
+            runner.communicate()

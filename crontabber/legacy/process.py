@@ -102,7 +102,8 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str |
         timed_out, stopped = _pump(proc, output, errors, deadline, stop)
     finally:
         if timed_out or stopped or proc.poll() is None:
-            kill_group(proc.pid, proc)
+            # a job whose lock is gone gets no grace: another runner may start it now
+            kill_group(proc.pid, proc, 0 if stop is not None and stop.locks_lost else TERM_GRACE)
         else:
             kill_group(proc.pid, None)  # leftovers of a command that exited on its own
         proc.wait()
@@ -214,12 +215,12 @@ def _drain(selector: selectors.BaseSelector, output: Tail, errors: Tail) -> None
                 errors.write(data)
 
 
-def kill_group(pgid: int, proc: subprocess.Popen | None) -> None:
+def kill_group(pgid: int, proc: subprocess.Popen | None, grace: float = TERM_GRACE) -> None:
     """SIGTERM the process group, SIGKILL it after the grace, and wait until no member runs."""
     if not _group_running(pgid):
         return
     _signal_group(pgid, signal.SIGTERM)
-    end = time.monotonic() + TERM_GRACE
+    end = time.monotonic() + grace
     while time.monotonic() < end and _group_running(pgid, proc):
         time.sleep(0.02)
     _signal_group(pgid, signal.SIGKILL)

@@ -235,6 +235,7 @@ class LedgerTextError(LedgerError):
 
 
 _NOTE = " [crontabber: characters the ledger cannot store are written as \\x00 / \\udcXX escapes]"
+_ASCII_NOTE = " [crontabber: written in ASCII with \\u escapes: the ledger's encoding cannot hold the text]"
 
 
 def storable(text: str) -> str:
@@ -260,9 +261,9 @@ def ledger_text(text: str | None) -> str | None:
 
 
 def _ascii(text: Any) -> Any:
-    if not isinstance(text, str):
+    if not isinstance(text, str) or text.isascii():
         return text
-    return text.encode("ascii", "backslashreplace").decode("ascii")
+    return text.encode("ascii", "backslashreplace").decode("ascii") + _ASCII_NOTE
 
 
 def _ascii_state(state: JobState) -> JobState:
