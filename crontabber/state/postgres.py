@@ -304,11 +304,9 @@ def parse_url(url: str, option: str = "crontabber.database_url") -> dict[str, st
         import psycopg2
         from psycopg2.extensions import parse_dsn
     except ImportError:
-        raise ConfigError(f"{option} {shown!r} needs psycopg2: pip install 'crontabber[postgres]'") from None
-    unencoded = _unencoded_in_userinfo(url)
-    if unencoded:
-        raise ConfigError(f"{option} {shown!r}: its user name or password holds {unencoded}, which "
-                          "libpq reads as the end of it: percent-encode it (/ as %2F, @ as %40)")
+        raise ConfigError(f"{option} {shown!r} needs psycopg2, which is not installed here: "
+                          "pip install psycopg2-binary (in crontabber's environment)") from None
+    check_userinfo(url, option)
     try:
         params = parse_dsn(url)
     except psycopg2.Error:
@@ -318,6 +316,15 @@ def parse_url(url: str, option: str = "crontabber.database_url") -> dict[str, st
         raise ConfigError(f"{option} {shown!r}: the port must be a number")
     remember(params.get("password"))
     return params
+
+
+def check_userinfo(url: str, option: str = "crontabber.database_url") -> None:
+    """ConfigError when libpq would end the URL's user info before its last ``@`` (an unencoded
+    ``/`` or ``@`` in the password): it would then read a piece of the password as the host."""
+    unencoded = _unencoded_in_userinfo(url)
+    if unencoded:
+        raise ConfigError(f"{option} {redact_url(url)!r}: its user name or password holds {unencoded}, "
+                          "which libpq reads as the end of it: percent-encode it (/ as %2F, @ as %40)")
 
 
 def _unencoded_in_userinfo(url: str) -> str:
