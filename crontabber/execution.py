@@ -59,8 +59,15 @@ def execute(dates: Callable[[], Iterator[dt.datetime]], on_date: Callable[[dt.da
     if timeout:
         return _execute_forked(dates, on_date, timeout)
     try:
-        for when in dates():
-            on_date(when)
+        with supervision.interruptible():  # the job's code: SIGTERM stops it where it stands
+            iterator = iter(dates())
+        while True:
+            with supervision.interruptible():
+                try:
+                    when = next(iterator)
+                except StopIteration:
+                    break
+            on_date(when)  # the bookkeeping is never cut in half
     except LedgerError:  # recording failed: the ledger's fault, not the job's (exit 3)
         raise
     except Exception as exc:  # a job's failure is data for the ledger, not a crash of the tick
@@ -160,9 +167,14 @@ def _child(dates: Callable[[], Iterator[dt.datetime]], sender: Any, gate: superv
 
 
 def _kill_group(pid: int | None) -> None:
+    """SIGKILL the child's process group; the child alone when it has not made its group yet
+    (it then has run no job code, so it has started nothing)."""
     if pid is None:
         return
     try:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
-        pass
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -114,16 +114,16 @@ class Runner:
                 instance._run_proxy(when)
                 return [when]
 
-            from crontabber.execution import execute  # only when a job runs (multiprocessing)
+            from crontabber.execution import Failure, execute  # only when a job runs (multiprocessing)
 
             try:
                 with supervision.job_context(self.stop, getattr(lock, "fds", ())), self._lock_watch:
                     failure = execute(one_date, lambda _when: None, _fork_timeout(job))
             except Interrupted as stop:
-                with supervision.deferred():
-                    self.ledger.save(state, LogEntry(
-                        job.app_name, self.clock.now(), time.monotonic() - t0, Outcome.INTERRUPTED,
-                        exc_type="Interrupted", exc_value=stop.reason, output=_output(instance)))
+                failure = Failure.from_exception(stop)
+                self.ledger.save(state, LogEntry(
+                    job.app_name, self.clock.now(), time.monotonic() - t0, Outcome.INTERRUPTED,
+                    exc_type=failure.type, exc_value=failure.value, output=_output(instance)))
                 stop.jobs.append(job.app_name)
                 raise
             duration = time.monotonic() - t0
@@ -162,7 +162,7 @@ class Runner:
 
     # -- one job ----------------------------------------------------------------------
     def _tick_parallel(self) -> list[JobResult]:
-        from concurrent.futures import ThreadPoolExecutor  # only parallel ticks need threads
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait  # only parallel ticks
 
         futures: dict[str, Future[JobResult]] = {}
         pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="job")
@@ -171,6 +171,13 @@ class Runner:
             for job in self.settings.jobs:
                 parents = [futures[p] for p in job.depends_on if p in futures]
                 futures[job.app_name] = pool.submit(self._after_parents, job, parents)
+            pending = set(futures.values())
+            while pending:  # in steps, so a stop request is seen while workers run
+                self.stop.check()
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                failed = next((future for future in done if future.exception() is not None), None)
+                if failed is not None:
+                    raise failed.exception()
             results = [futures[job.app_name].result() for job in self.settings.jobs]
         except (Interrupted, LedgerError) as exc:
             self._stop_workers(pool, list(futures.values()), exc)
@@ -249,9 +256,8 @@ class Runner:
     def _after_death(self, state: JobState) -> JobState:
         """Record the interruption of a run whose runner died; the row, due again at once."""
         cleaned, entry = died(state, self.clock.now())
-        with supervision.deferred():
-            self.ledger.save(cleaned, entry)
-            self._remember(cleaned)
+        self.ledger.save(cleaned, entry)
+        self._remember(cleaned)
         log.warning("job %s: %s", state.app_name, entry.exc_value)
         return cleaned
 
@@ -296,8 +302,7 @@ class Runner:
         instance = None
         active.output = lambda: _output(instance)
         try:
-            with supervision.deferred():
-                self.ledger.save(active.row)
+            self.ledger.save(active.row)
 
             def run_dates():  # builds the job inside the (possibly forked) process that runs it
                 nonlocal instance

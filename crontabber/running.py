@@ -21,7 +21,7 @@ from crontabber.jobs import JobDefinition
 from crontabber.outcomes import Outcome
 from crontabber.rules import after_interruption, after_success
 from crontabber.state import JobState, Ledger, LogEntry
-from crontabber.supervision import Interrupted, StopSignal, deferred
+from crontabber.supervision import Interrupted, StopSignal
 
 log = logging.getLogger("crontabber")
 
@@ -43,7 +43,7 @@ class ActiveRun:
     def record_date(self, ledger: Ledger, row: JobState, entry: LogEntry) -> None:
         """A completed date: written at once for a backfill job (a killed runner does not repeat
         it), kept for the final write otherwise."""
-        with self._lock, deferred():
+        with self._lock:
             if self._ended:
                 return
             if self.job.is_backfill:
@@ -55,14 +55,14 @@ class ActiveRun:
 
     def flush_pending(self, ledger: Ledger) -> None:
         """Write a plain job's recorded success now (its run then failed after all)."""
-        with self._lock, deferred():
+        with self._lock:
             if not self._ended and self.pending is not None:
                 ledger.save(self.row, self.pending)
                 self.pending = None
 
     def finish(self, ledger: Ledger, final: JobState, entry: LogEntry | None) -> bool:
         """Write the run's end; False when it was already written (by ``interrupt``)."""
-        with self._lock, deferred():
+        with self._lock:
             if self._ended:
                 return False
             ledger.save(final, entry)
@@ -76,7 +76,7 @@ class ActiveRun:
         the end was already written."""
         from crontabber.execution import Failure
 
-        with self._lock, deferred():
+        with self._lock:
             if self._ended:
                 return None
             self._ended = True

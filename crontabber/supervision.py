@@ -14,9 +14,11 @@ owns (``own``) by pointing them at /dev/null, so neither the database session no
 job's lock or lifeline lives on in it.
 
 Stopping on purpose (SIGTERM, SIGINT, a lost ledger session) goes through a ``StopSignal``:
-the loops that wait for job processes look at it and stop their job; ``Interrupted`` carries
-the reason up to the runner, which records the run as ``interrupted``. Signal handlers are
-installed by the command line only (``install_signal_handlers``), never by the library.
+the loops that wait for job processes look at it and stop their job, a Python job running in
+the runner's main thread is interrupted where it stands (``interruptible``), and
+``Interrupted`` carries the reason up to the runner, which records the run as
+``interrupted``. Signal handlers are installed by the command line only
+(``install_signal_handlers``), never by the library.
 """
 
 from __future__ import annotations
@@ -125,23 +127,24 @@ def current_keep() -> tuple[int, ...]:
     return _keep.get()
 
 
-# -- deferring a handler's exception while the ledger is written ----------------------------
+# -- where a signal handler may raise: only inside a job's own code ------------------------
 _local = threading.local()
 _installed: StopSignal | None = None
 
 
 @contextlib.contextmanager
-def deferred() -> Iterator[None]:
-    """A signal arriving within raises its ``Interrupted`` only at the end, so a ledger write
-    and the bookkeeping that goes with it are never cut in half."""
+def interruptible() -> Iterator[None]:
+    """Within (a Python job's own code, run in this process), SIGTERM/SIGINT raise
+    ``Interrupted`` at once; elsewhere they only raise the stop signal, which the runner and
+    the loops that wait for job processes look at, so a ledger write and its bookkeeping are
+    never cut in half, nor is an interpreter callback (an at-fork hook) that cannot raise."""
+    if _installed is not None and threading.current_thread() is threading.main_thread():
+        _installed.check()
     _local.depth = getattr(_local, "depth", 0) + 1
     try:
         yield
     finally:
         _local.depth -= 1
-    if _local.depth == 0 and getattr(_local, "pending", None) is not None:
-        pending, _local.pending = _local.pending, None
-        raise pending
 
 
 def install_signal_handlers() -> StopSignal:
@@ -149,17 +152,11 @@ def install_signal_handlers() -> StopSignal:
     global _installed
     stop = StopSignal()
     stop.interrupt_main = True
-    raised = []
 
     def handler(signum: int, frame: object) -> None:
         stop.request(f"stopped by {signal.Signals(signum).name}", 128 + signum)
-        if raised:  # one Interrupted per process; later signals let the clean-up finish
-            return
-        raised.append(signum)
         if getattr(_local, "depth", 0):
-            _local.pending = stop.exception()
-            return
-        raise stop.exception()
+            raise stop.exception()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)

@@ -110,6 +110,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         supervision.install_signal_handlers()
     code = _main(sys.argv[1:] if argv is None else argv, out or sys.stdout, err or sys.stderr)
     if as_command:
+        stop = supervision.installed_stop()
+        if stop is not None and stop.requested and code == 0:  # asked to stop between two steps
+            (err or sys.stderr).write(f"crontabber: {stop.reason}\n")
+            code = stop.exit_code
         code = _flush(code)
         if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
                if thread is not threading.main_thread()):
