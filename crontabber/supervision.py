@@ -55,6 +55,10 @@ class Interrupted(BaseException):
         self.jobs: list[str] = []  # the runs recorded as interrupted
 
     def __str__(self) -> str:
+        return self.reason
+
+    def summary(self) -> str:
+        """The command line's last line: why, and which runs were interrupted."""
         if not self.jobs:
             return self.reason
         return f"{self.reason}; interrupted (they run again at the next tick): {', '.join(self.jobs)}"

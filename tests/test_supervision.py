@@ -206,7 +206,9 @@ def test_sigterm_with_parallel_workers_stops_and_records_every_running_job(reque
     ledger = open_ledger(store_url)
     try:
         for name in names:
-            assert ledger.logs(name)[0].outcome is Outcome.INTERRUPTED
+            entry = ledger.logs(name)[0]
+            assert entry.outcome is Outcome.INTERRUPTED and "SIGTERM" in entry.exc_value
+            assert not [other for other in names if other in entry.exc_value]  # its own reason only
             assert ledger.load([name])[name].ongoing is None
     finally:
         ledger.close()

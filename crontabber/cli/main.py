@@ -157,10 +157,10 @@ def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         if _is_nagios(argv):
             from crontabber.cli.nagios import unknown
 
-            code, line = unknown(str(stop))
+            code, line = unknown(stop.summary())
             out.write(line + "\n")
             return code
-        err.write(f"crontabber: {redact(str(stop))}\n")
+        err.write(f"crontabber: {redact(stop.summary())}\n")
         return stop.exit_code
     except CrontabberError as exc:
         if _is_nagios(argv):  # a Nagios check reports its own errors as UNKNOWN
