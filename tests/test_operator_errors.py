@@ -259,7 +259,10 @@ def test_a_non_utf8_ini(tmp_path):
 # -- item 8: a reader that goes away ------------------------------------------------------
 @pytest.mark.parametrize("argv", [["list", "--format", "json"], ["configtest", "--verbose"], ["export-dags"]])
 def test_a_closed_pipe_ends_the_command_quietly(tmp_path, argv):
-    if argv == ["export-dags"]:
+    """``| head -1``: the reader takes a line and goes. export-dags prints little, so its reader
+    goes before it writes at all (every write then fails, as the last ones do under head)."""
+    small = argv == ["export-dags"]
+    if small:
         argv = [*argv, f"--output={tmp_path / 'dags'}"]
     jobs = "\n".join(f"    job:job-{n:03d}|1h" for n in range(400))
     sections = "\n".join(f"[[job-job-{n:03d}]]\ncommand = true" for n in range(400))
@@ -267,10 +270,14 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path, argv):
     environ = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen([sys.executable, "-m", "crontabber", *argv, f"--admin.conf={path}"], cwd=REPO,
                             env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout.readline()  # what `head -1` does: read a line, then go away
+    if not small:
+        assert proc.stdout.readline()  # more than the pipe holds follows, so the writer is still at it
     proc.stdout.close()
     err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == 141 and err == ""
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "Broken" not in err and "Exception ignored" not in err
+    if not small:
+        assert err == ""
 
 
 # -- item 9: a private ledger, printable app names --------------------------------------------
