@@ -23,7 +23,7 @@ setup(
     license="MPL-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["crontabber", "crontabber.*", "airflow_bridge", "airflow_bridge.*"]),
-    package_data={"crontabber": ["examples/*.ini"]},
+    package_data={"crontabber": ["examples/*.ini", "sh/*.sh"]},
     install_requires=["configman==1.3.0", "configobj>=5", "cronsim>=2.6", "tzdata"],
     extras_require={
         "postgres": POSTGRES,

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from crontabber import supervision
 from crontabber.errors import LedgerError
 from crontabber.errortext import one_line
 
@@ -45,13 +46,18 @@ class Failure:
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> Failure:
-        return cls(repr(type(exc)), str(exc), repr(exc), "".join(traceback.format_tb(exc.__traceback__)),
+        from crontabber.redaction import redact
+
+        return cls(repr(type(exc)), redact(str(exc)), redact(repr(exc)),
+                   redact("".join(traceback.format_tb(exc.__traceback__))),
                    timed_out=isinstance(exc, JobTimeout), exception=exc)
 
     @classmethod
     def without_traceback(cls, exc: BaseException) -> Failure:
         """A failure the runner observed (a timeout, a dead child) rather than caught."""
-        return cls(repr(type(exc)), str(exc), repr(exc), "", timed_out=isinstance(exc, JobTimeout))
+        from crontabber.redaction import redact
+
+        return cls(repr(type(exc)), redact(str(exc)), redact(repr(exc)), "", timed_out=isinstance(exc, JobTimeout))
 
     def as_last_error(self) -> dict[str, str]:
         """The ``last_error`` JSON of 0.18.1: type, value, traceback."""
@@ -67,8 +73,15 @@ def execute(dates: Callable[[], Iterator[dt.datetime]], on_date: Callable[[dt.da
     if timeout:
         return _execute_forked(dates, on_date, timeout)
     try:
-        for when in dates():
-            on_date(when)
+        with supervision.interruptible():  # the job's code: SIGTERM stops it where it stands
+            iterator = iter(dates())
+        while True:
+            with supervision.interruptible():
+                try:
+                    when = next(iterator)
+                except StopIteration:
+                    break
+            on_date(when)  # the bookkeeping is never cut in half
     except LedgerError:  # recording failed: the ledger's fault, not the job's (exit 3)
         raise
     except Exception as exc:  # a job's failure is data for the ledger, not a crash of the tick
@@ -78,45 +91,84 @@ def execute(dates: Callable[[], Iterator[dt.datetime]], on_date: Callable[[dt.da
 
 def _execute_forked(dates: Callable[[], Iterator[dt.datetime]], on_date: Callable[[dt.datetime], None],
                     timeout: float) -> Failure | None:
-    """Run in a forked child in its own process group; kill the group when time is up."""
+    """Run in a forked child in its own process group, under a watcher (the runner's death kills
+    the group); kill the group when time is up or the runner is asked to stop."""
+    stop = supervision.current_stop()
     context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(dates, sender), daemon=False)
-    child.start()
-    sender.close()
-    deadline = time.monotonic() + timeout
+    watcher = supervision.Watcher(supervision.current_keep())
+    gate = supervision.Gate()
     try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not receiver.poll(remaining):
-                if remaining <= 0 or child.is_alive():
-                    _kill_group(child.pid)
-                    child.join()
-                    return Failure.without_traceback(JobTimeout(f"killed after the {timeout:g} s timeout"))
+        with supervision.forking():  # no other fork copies the result pipe, or misses an owned fd
+            receiver, sender = context.Pipe(duplex=False)
+            child = context.Process(target=_child, args=(dates, sender, gate), daemon=False)
             try:
-                message = receiver.recv()
-            except EOFError:
-                child.join()
-                return Failure.without_traceback(ChildDied(
-                    f"the job's process exited with code {child.exitcode} before reporting a result"))
-            kind = message[0]
-            if kind == "date":
-                on_date(message[1])
-            elif kind == "done":
-                child.join()
-                return None
-            else:
-                child.join()
-                return Failure(*message[1:])
+                child.start()
+            finally:
+                sender.close()
+    except BaseException:
+        gate.close()
+        watcher.release()
+        raise
+    try:
+        watcher.guard(child.pid)
+        gate.open()
+        return _wait_for_child(child, receiver, on_date, timeout, stop)
     finally:
+        gate.close()
+        # Stopped, timed out, done or failed: kill the group (whatever the job left running in
+        # it too) before reaping its leader, whose pid names the group until then.
+        _kill_group(child.pid)
+        child.join()
+        _drain(receiver, on_date)  # dates a stopped child completed are recorded, not redone
+        watcher.release()
         receiver.close()
-        if child.is_alive():  # recording a date failed: do not leave the job running unlocked
+
+
+def _wait_for_child(child: Any, receiver: Any, on_date: Callable[[dt.datetime], None], timeout: float,
+                    stop: supervision.StopSignal | None) -> Failure | None:
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if stop is not None and stop.requested:
+            raise stop.exception()
+        if remaining <= 0:
+            return Failure.without_traceback(JobTimeout(f"killed after the {timeout:g} s timeout"))
+        if not receiver.poll(min(remaining, 0.2)):
+            continue
+        try:
+            message = receiver.recv()
+        except EOFError:
             _kill_group(child.pid)
             child.join()
+            return Failure.without_traceback(ChildDied(
+                f"the job's process exited with code {child.exitcode} before reporting a result"))
+        kind = message[0]
+        if kind == "date":
+            on_date(message[1])
+        elif kind == "done":
+            return None
+        else:
+            return Failure(*message[1:])
 
 
-def _child(dates: Callable[[], Iterator[dt.datetime]], sender: Any) -> None:
+def _drain(receiver: Any, on_date: Callable[[dt.datetime], None]) -> None:
+    """Record the dates a killed child had completed and reported (it is dead: no wait)."""
+    try:
+        while receiver.poll(0):
+            message = receiver.recv()
+            if message[0] == "date":
+                on_date(message[1])
+    except (EOFError, OSError):
+        pass
+
+
+def _child(dates: Callable[[], Iterator[dt.datetime]], sender: Any, gate: supervision.Gate) -> None:
     os.setsid()  # its own process group, so a timeout kills whatever the job started
+    supervision.drop_owned()  # not the runner's database session, locks or lifelines
+    for signum in (signal.SIGTERM, signal.SIGINT):  # a plain process: SIGTERM ends it
+        signal.signal(signum, signal.SIG_DFL)
+    if not gate.wait():  # the runner died before the watcher guarded us: run nothing
+        os._exit(0)
     try:
         for when in dates():
             sender.send(("date", when))
@@ -129,9 +181,14 @@ def _child(dates: Callable[[], Iterator[dt.datetime]], sender: Any) -> None:
 
 
 def _kill_group(pid: int | None) -> None:
+    """SIGKILL the child's process group; the child alone when it has not made its group yet
+    (it then has run no job code, so it has started nothing)."""
     if pid is None:
         return
     try:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
-        pass
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

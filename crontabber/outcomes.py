@@ -11,6 +11,7 @@ class Outcome(str, enum.Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
+    INTERRUPTED = "interrupted"  # stopped by SIGTERM/SIGINT, or its runner died: due again at once
     NOT_DUE = "not_due"
     SKIPPED_DEPENDENCY = "skipped_dependency"
     SKIPPED_LOCKED = "skipped_locked"
@@ -19,7 +20,7 @@ class Outcome(str, enum.Enum):
     @property
     def ran(self) -> bool:
         """True when the job's code ran (the outcome has a log row)."""
-        return self in (Outcome.SUCCEEDED, Outcome.FAILED, Outcome.TIMED_OUT)
+        return self in (Outcome.SUCCEEDED, Outcome.FAILED, Outcome.TIMED_OUT, Outcome.INTERRUPTED)
 
     @property
     def is_failure(self) -> bool:

@@ -18,8 +18,12 @@ if TYPE_CHECKING:  # execution imports multiprocessing, which list and Nagios ne
 
 
 def is_due(job: JobDefinition, state: JobState | None, now: dt.datetime) -> bool:
-    """Due when it has never run and its schedule allows a first run now, or ``next_run <= now``."""
-    if state is None or (state.next_run is None and state.last_run is None and not state.ongoing):
+    """Due when it has never run and its schedule allows a first run now, or ``next_run <= now``;
+    a row marked ``ongoing`` is due too: either a runner runs it (its lock says so) or its run
+    was cut short (its runner died), and an interrupted run, forced or not, is due at once."""
+    if state is not None and state.ongoing:
+        return True
+    if state is None or (state.next_run is None and state.last_run is None):
         return job.schedule.due_without_row(now)
     if state.next_run is None:  # ran before, or died mid-run: retry now
         return True
@@ -48,8 +52,13 @@ def dependency_problem(depends_on: Sequence[str], states: Mapping[str, JobState]
 
 def retry_delay(job: JobDefinition, error_count: int) -> float:
     """Seconds until a job that has now failed ``error_count`` times in a row is retried."""
+    from crontabber.schedule import MAX_SECONDS
+
     base = job.settings.error_retry_time
-    return base * job.settings.retry_backoff ** max(error_count - 1, 0)
+    try:
+        return min(base * job.settings.retry_backoff ** max(error_count - 1, 0), MAX_SECONDS)
+    except OverflowError:  # a long run of failures with a backoff: as far as the calendar goes
+        return MAX_SECONDS
 
 
 def after_success(job: JobDefinition, state: JobState, started: dt.datetime,
@@ -77,6 +86,13 @@ def after_failure(job: JobDefinition, state: JobState, started: dt.datetime,
         last_success=_later(state.last_success, last_success), next_run=next_run,
         error_count=errors, last_error=failure.as_last_error(), ongoing=None, skip_reason=None,
         depends_on=tuple(job.depends_on))
+
+
+def after_interruption(state: JobState, started: dt.datetime, reason: str) -> JobState:
+    """The row after a run that was stopped (SIGTERM, SIGINT, a lost lock) or whose runner
+    died: due again at once, its error count and last error as they were."""
+    return state.but(ongoing=None, next_run=started,
+                     skip_reason=f"interrupted ({reason}); runs again at the next tick")
 
 
 def is_on_airflow(job: JobDefinition, now: dt.datetime) -> bool:

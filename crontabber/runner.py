@@ -5,6 +5,10 @@ its row and its parents' rows, an "ongoing" write, one write per completed date
 of a backfill job and one final write (which carries a plain job's log row).
 Independent jobs may run in parallel (``max_workers``); a child due in the same
 tick waits for its parents' results.
+
+A stop request (``self.stop``: SIGTERM or SIGINT through the command line, a lost ledger
+session, or an embedding program) stops the running jobs and records each as
+``interrupted``; the tick then raises ``Interrupted``.
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from crontabber import supervision
 from crontabber.clock import Clock
 from crontabber.config.settings import Settings
-from crontabber.errors import UsageError
-from crontabber.jobs import JobDefinition
+from crontabber.errors import LedgerError, UsageError
+from crontabber.jobs import JobDefinition, missing_dependencies
 from crontabber.outcomes import Outcome
 from crontabber.rules import after_failure, after_success, dependency_problem, is_due, is_on_airflow
+from crontabber.running import ActiveRun, LockWatch, died
 from crontabber.state import JobState, Ledger, LogEntry
+from crontabber.supervision import Interrupted, StopSignal
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -51,37 +58,53 @@ class JobResult:
 class Runner:
     """Runs configured jobs against a ledger, using ``clock`` for every "now".
 
-    ``on_failure(job, failure)`` is called after each failed run is recorded (Sentry uses it)."""
+    ``on_failure(job, failure)`` is called after each failed run is recorded (Sentry uses it);
+    ``host`` names this runner in the heartbeat table."""
 
     def __init__(self, settings: Settings, ledger: Ledger, clock: Clock, max_workers: int | None = None,
-                 on_failure: Callable[[JobDefinition, Failure], None] | None = None, host: str | None = None):
+                 stop: StopSignal | None = None, on_failure: Callable[[JobDefinition, Failure], None] | None = None,
+                 host: str | None = None):
         self.settings = settings
         self.on_failure = on_failure
         self.host = host or _host_name()
         self.ledger = ledger
         self.clock = clock
         self.max_workers = max_workers or settings.max_workers
+        self.stop = stop or supervision.installed_stop() or StopSignal()
         self._states: dict[str, JobState] = {}
         self._states_lock = threading.Lock()
         self._configured = [job.app_name for job in settings.jobs]
+        self._active: dict[str, ActiveRun] = {}
+        self._lock_watch = LockWatch(ledger, self.stop)
 
     # -- entry points ------------------------------------------------------------------
     def tick(self) -> list[JobResult]:
         """Run every due job once, in dependency order; then record this host's heartbeat."""
+        for line in self.settings.config_warnings:
+            log.warning("%s", line)
+        for child, parent in missing_dependencies(self.settings.jobs):
+            log.warning("job %s depends on %s, which is not configured: %s does not run until %s is "
+                        "added to crontabber.jobs or removed from its depends_on", child, parent, child, parent)
         started, t0 = self.clock.now(), time.monotonic()
-        self._states = self.ledger.load_all()
-        if self.max_workers <= 1:
-            results = [self._consider(job) for job in self.settings.jobs]
-        else:
-            results = self._tick_parallel()
+        try:
+            self._states = self.ledger.load_all()
+            if self.max_workers <= 1:
+                results = [self._consider(job) for job in self.settings.jobs]
+            else:
+                results = self._tick_parallel()
+        finally:
+            self._lock_watch.close()
         self.ledger.beat(self.host, started, time.monotonic() - t0)
         return results
 
     def run_job(self, name: str, force: bool = False) -> JobResult:
         """``--job``: run one job if it is due and its parents allow it, or regardless with force."""
         job = self.settings.job(name)
-        self._states = self.ledger.load([job.app_name, *job.depends_on])
-        return self._consider(job, force=force)
+        try:
+            self._states = self.ledger.load([job.app_name, *job.depends_on])
+            return self._consider(job, force=force)
+        finally:
+            self._lock_watch.close()
 
     def run_date(self, name: str, when: dt.datetime) -> JobResult:
         """``--job X --date D``: run a backfill job for one date; ``last_success`` only moves forward."""
@@ -102,9 +125,18 @@ class Runner:
                 instance._run_proxy(when)
                 return [when]
 
-            from crontabber.execution import execute  # only when a job runs (multiprocessing)
+            from crontabber.execution import Failure, execute  # only when a job runs (multiprocessing)
 
-            failure = execute(one_date, lambda _when: None, _fork_timeout(job))
+            try:
+                with supervision.job_context(self.stop, getattr(lock, "fds", ())), self._lock_watch:
+                    failure = execute(one_date, lambda _when: None, _fork_timeout(job))
+            except Interrupted as stop:
+                failure = Failure.from_exception(stop)
+                self.ledger.save(state, LogEntry(
+                    job.app_name, self.clock.now(), time.monotonic() - t0, Outcome.INTERRUPTED,
+                    exc_type=failure.type, exc_value=failure.repr, output=_output(instance)))
+                stop.jobs.append(job.app_name)
+                raise
             duration = time.monotonic() - t0
             if failure is None:
                 latest = max(filter(None, (state.last_success, when)))
@@ -118,6 +150,7 @@ class Runner:
             return JobResult(job.app_name, outcome, failure.one_line())
         finally:
             lock.release()
+            self._lock_watch.close()
 
     def run_once(self, name: str, date: dt.datetime | None = None) -> JobResult:
         """Run one job now, whatever its schedule and parents say (the caller decided), under its
@@ -132,21 +165,62 @@ class Runner:
             done = state.last_success if state is not None else None
             if job.is_backfill and date is not None and done is not None and date <= done:
                 return JobResult(job.app_name, Outcome.NOT_DUE, f"{date:%Y-%m-%d %H:%M} UTC is already done")
-            return self._run(job, state, only_date=date if job.is_backfill else None)
+            if state is not None and state.ongoing:
+                state = self._after_death(state)
+            return self._run(job, state, only_date=date if job.is_backfill else None, lock=lock)
         finally:
             lock.release()
+            self._lock_watch.close()
 
     # -- one job ----------------------------------------------------------------------
     def _tick_parallel(self) -> list[JobResult]:
-        from concurrent.futures import ThreadPoolExecutor  # only parallel ticks need threads
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait  # only parallel ticks
 
         futures: dict[str, Future[JobResult]] = {}
-        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="job") as pool:
+        pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="job")
+        try:
             # Submitted in topological order, so every parent starts before its child does.
             for job in self.settings.jobs:
                 parents = [futures[p] for p in job.depends_on if p in futures]
                 futures[job.app_name] = pool.submit(self._after_parents, job, parents)
-            return [futures[job.app_name].result() for job in self.settings.jobs]
+            pending = set(futures.values())
+            while pending:  # in steps, so a stop request is seen while workers run
+                self.stop.check()
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                failed = next((future for future in done if future.exception() is not None), None)
+                if failed is not None:
+                    raise failed.exception()
+            results = [futures[job.app_name].result() for job in self.settings.jobs]
+        except (Interrupted, LedgerError) as exc:
+            self._stop_workers(pool, list(futures.values()), exc)
+            raise
+        pool.shutdown(wait=True)
+        return results
+
+    def _stop_workers(self, pool: Any, futures: list[Future[JobResult]], exc: BaseException) -> None:
+        """Stop every running job (a ledger error stops them too: with a lost PostgreSQL session
+        their locks are gone); jobs in processes of their own are stopped and recorded by their
+        threads, Python jobs running in this process are recorded here and end with it."""
+        from concurrent.futures import wait
+
+        from crontabber.legacy.process import TERM_GRACE
+
+        reason = exc.reason if isinstance(exc, Interrupted) else "the ledger failed"
+        self.stop.request(reason, exc.exit_code if isinstance(exc, Interrupted) else 3)
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + TERM_GRACE + 3
+        done, pending = wait(futures, timeout=0)
+        while pending and supervision.jobs_in_processes() and time.monotonic() < deadline:
+            done, pending = wait(futures, timeout=0.05)  # those threads stop their jobs' processes
+        if not isinstance(exc, Interrupted):
+            return
+        for future in done:
+            other = future.exception()
+            if isinstance(other, Interrupted) and other is not exc:
+                exc.jobs.extend(other.jobs)
+        for active in list(self._active.values()):
+            if active.interrupt(self.ledger, self.clock.now(), exc) is not None:
+                exc.jobs.append(active.job.app_name)
 
     def _after_parents(self, job: JobDefinition, parents: list[Future[JobResult]]) -> JobResult:
         for parent in parents:
@@ -162,6 +236,7 @@ class Runner:
             self._states[state.app_name] = state
 
     def _consider(self, job: JobDefinition, force: bool = False) -> JobResult:
+        self.stop.check()
         now = self.clock.now()
         name = job.app_name
         if not force and is_on_airflow(job, now):
@@ -180,17 +255,30 @@ class Runner:
             with self._states_lock:
                 self._states.update(fresh)
             state = fresh.get(name)
+            if state is not None and state.ongoing:  # we hold its lock: that run never ended
+                state = self._after_death(state)
             if not force:
                 skip = self._not_now(job, state, self.clock.now())
                 if skip is not None:
                     return skip
-            return self._run(job, state)
+            return self._run(job, state, lock=lock)
         finally:
             lock.release()
+
+    def _after_death(self, state: JobState) -> JobState:
+        """Record the interruption of a run whose runner died; the row, due again at once."""
+        cleaned, entry = died(state, self.clock.now())
+        self.ledger.save(cleaned, entry)
+        self._remember(cleaned)
+        log.warning("job %s: the run started %s UTC never finished (its runner died); recorded as interrupted",
+                    state.app_name, f"{state.ongoing:%Y-%m-%d %H:%M:%S}")
+        return cleaned
 
     def _not_now(self, job: JobDefinition, state: JobState | None, now: dt.datetime) -> JobResult | None:
         """A skip result when the job is not due or its parents block it, else None."""
         name = job.app_name
+        if state is not None and state.ongoing:
+            return None  # running elsewhere (its lock will say), or its runner died: look under the lock
         if not is_due(job, state, now):
             if state is None and not job.schedule.due_without_row(now) and hasattr(job.schedule, "expression"):
                 # NEW: a cron job's first sighting records when it will first run.
@@ -216,58 +304,68 @@ class Runner:
         instance.crontabber_database_url = self.settings.database_url
         return instance
 
-    def _run(self, job: JobDefinition, state: JobState | None, only_date: dt.datetime | None = None) -> JobResult:
+    def _run(self, job: JobDefinition, state: JobState | None, only_date: dt.datetime | None = None,
+             lock: object = None) -> JobResult:
         name = job.app_name
         started = self.clock.now()
-        row = (state or JobState(name)).but(ongoing=started, depends_on=tuple(job.depends_on))
-        self.ledger.save(row)
-        dates: list[dt.datetime] = []
-        t0 = time.monotonic()
+        active = ActiveRun(job, (state or JobState(name)).but(ongoing=started, depends_on=tuple(job.depends_on)),
+                           started)
+        with self._states_lock:
+            self._active[name] = active
         instance = None
-
-        def run_dates():  # builds the job inside the (possibly forked) process that runs it
-            nonlocal instance
-            instance = self._instance(job, state, started)
-            return instance.main() if only_date is None else _one_date(instance, only_date)
-
-        pending: LogEntry | None = None  # a plain job's success travels with its final row
+        active.output = lambda: _output(instance)
         progress = _backfill_progress(job, state, started) if only_date is None else None
-
-        def record(when: dt.datetime) -> None:
-            nonlocal row, t0, pending
-            if progress is not None:
-                progress.step()
-            duration = time.monotonic() - t0
-            row = row.but(last_success=max(filter(None, (row.last_success, when))))
-            entry = LogEntry(name, self.clock.now(), duration, Outcome.SUCCEEDED, success=when,
-                             output=_output(instance))
-            if job.is_backfill:  # each completed date at once: a killed runner does not repeat it
-                self.ledger.save(row, entry)
-            else:
-                pending = entry
-            dates.append(when)
-            t0 = time.monotonic()
-
-        from crontabber.execution import execute  # only when a job runs (multiprocessing)
-
         try:
-            failure = execute(run_dates, record, _fork_timeout(job))
+            self.ledger.save(active.row)
+
+            def run_dates():  # builds the job inside the (possibly forked) process that runs it
+                nonlocal instance
+                instance = self._instance(job, state, started)
+                return instance.main() if only_date is None else _one_date(instance, only_date)
+
+            def record(when: dt.datetime) -> None:
+                if progress is not None:
+                    progress.step()
+                row = active.row.but(last_success=max(filter(None, (active.row.last_success, when))))
+                active.record_date(self.ledger, row, LogEntry(
+                    name, self.clock.now(), time.monotonic() - active.t0, Outcome.SUCCEEDED, success=when,
+                    output=_output(instance)))
+                active.t0 = time.monotonic()
+
+            from crontabber.execution import execute  # only when a job runs (multiprocessing)
+
+            with supervision.job_context(self.stop, getattr(lock, "fds", ())), self._lock_watch:
+                failure = execute(run_dates, record, _fork_timeout(job))
+            return self._finish(active, failure, instance)
+        except Interrupted as stop:
+            final = active.interrupt(self.ledger, self.clock.now(), stop)
+            if final is not None:
+                self._remember(final)
+                stop.jobs.append(name)
+                log.info("job %s interrupted (%s); it runs again at the next tick", name, stop.reason)
+            raise
         finally:
             if progress is not None:
                 progress.close()
+            with self._states_lock:
+                self._active.pop(name, None)
+
+    def _finish(self, active: ActiveRun, failure: Failure | None, instance: object) -> JobResult:
+        """Write the run's result (unless a stop wrote its end first)."""
+        job, name = active.job, active.job.app_name
+        dates = list(active.dates)
         last_date = dates[-1] if dates else None
         if failure is None:
-            final = after_success(job, row, started, last_date)
-            self.ledger.save(final, pending)
-            self._remember(final)
+            final = after_success(job, active.row, active.started, last_date)
+            if active.finish(self.ledger, final, active.pending):
+                self._remember(final)
             return JobResult(name, Outcome.SUCCEEDED, dates=dates)
-        if pending is not None:
-            self.ledger.save(row, pending)
+        active.flush_pending(self.ledger)  # a date that completed before the failure stays recorded
         outcome = Outcome.TIMED_OUT if failure.timed_out else Outcome.FAILED
-        final = after_failure(job, row, started, last_date, failure)
-        self.ledger.save(final, self._failure_log(job, self.clock.now(), time.monotonic() - t0,
-                                                  outcome, failure, instance))
-        self._remember(final)
+        final = after_failure(job, active.row, active.started, last_date, failure)
+        if active.finish(self.ledger, final, self._failure_log(
+                job, self.clock.now(), time.monotonic() - active.t0, outcome, failure, instance)):
+            self._remember(final)
         log.warning("job %s %s: %s (error %d in a row; next try %s UTC)", name,
                     "timed out" if failure.timed_out else "failed", failure.one_line(),
                     final.error_count, f"{final.next_run:%Y-%m-%d %H:%M:%S}")

@@ -22,6 +22,7 @@ import cronsim
 UTC = dt.timezone.utc
 DAY = 86400
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
+MAX_SECONDS = 36600 * DAY  # 100 years: any longer and "now + it" leaves the calendar (year 9999)
 _FREQUENCY = re.compile(r"^(\d+)([mhdw])$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{1,2})$")
@@ -43,7 +44,10 @@ def parse_frequency(text: str) -> int:
         raise ScheduleError(
             f"bad frequency {text.strip()!r}: use a whole number >= 1 followed by "
             "m (minutes), h (hours), d (days) or w (weeks), e.g. 5m, 2h, 1d, 1w")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_SECONDS:
+        raise ScheduleError(f"bad frequency {text.strip()!r}: at most 100 years (36600d)")
+    return seconds
 
 
 def parse_duration(value: object) -> float:
@@ -58,6 +62,8 @@ def parse_duration(value: object) -> float:
         seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
     if seconds < 0:
         raise ScheduleError(f"bad duration {value!r}: must not be negative")
+    if not seconds <= MAX_SECONDS:  # also refuses nan and inf
+        raise ScheduleError(f"bad duration {value!r}: at most 100 years (36600d)")
     return seconds
 
 

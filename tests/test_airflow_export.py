@@ -24,6 +24,12 @@ HOSTILE = [
 ]
 
 
+def app_name(value: str) -> str:
+    """``value`` fit for an app name: line breaks and tabs are refused at load (they would split
+    list rows and log lines), so only descriptions keep them."""
+    return " ".join(value.split())
+
+
 def cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), out, err)
@@ -39,7 +45,7 @@ def hostile_module(folder: Path) -> str:
     """A job module whose app names and descriptions are hostile strings."""
     lines = ["from crontabber.base import BaseCronApp", ""]
     for index, value in enumerate(HOSTILE):
-        lines += [f"class Hostile{index}(BaseCronApp):", f"    app_name = {value!r} + ' #{index}'",
+        lines += [f"class Hostile{index}(BaseCronApp):", f"    app_name = {app_name(value)!r} + ' #{index}'",
                   f"    app_description = {value!r}", "", "    def run(self):", "        pass", ""]
     (folder / "hostile_jobs_mod.py").write_text("\n".join(lines))
     return "\n".join(f"hostile_jobs_mod.Hostile{index}|1h" for index in range(len(HOSTILE)))
@@ -114,7 +120,7 @@ def test_hostile_python_names_and_descriptions_stay_data(tmp_path, monkeypatch):
         result = export(settings, mode)
         assert not result.skipped and len(result.files) == len(HOSTILE)
         for index, value in enumerate(HOSTILE):
-            name = f"{value} #{index}"
+            name = f"{app_name(value)} #{index}"
             source = result.files[dag_id_for(name) + ".py"]
             constants = string_constants(source)
             assert value.splitlines()[0] in constants or value in constants  # description

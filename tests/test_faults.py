@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from crontabber.outcomes import Outcome
 from crontabber.state import JobState, open_ledger
 from tests.pg_support import (
     PrivateCluster,
@@ -74,7 +75,8 @@ def test_sigkill_mid_job_frees_the_lock_and_the_next_run_retries_at_once(tmp_pat
         row = ledger.load(["blocker"])["blocker"]
         assert row.ongoing is None and row.last_success is not None and row.error_count == 0
         assert len(events(calls, "start", "blocker")) == 2 and len(events(calls, "done", "blocker")) == 1
-        assert len(ledger.logs("blocker")) == 1
+        # the killed run is recorded by the tick that found it unfinished, then the rerun
+        assert [entry.outcome for entry in ledger.logs("blocker")] == [Outcome.SUCCEEDED, Outcome.INTERRUPTED]
     finally:
         first.kill()
         ledger.close()
@@ -106,13 +108,14 @@ def test_sigkill_mid_backfill_resumes_at_the_first_date_not_recorded(tmp_path, s
         assert Counter(events(calls, "start", "slow-backfill"))[days[2]] == 2  # only the killed one again
         row = ledger.load(["slow-backfill"])["slow-backfill"]
         assert row.ongoing is None and row.last_success.date().isoformat() == days[-1]
-        assert len(ledger.logs("slow-backfill", limit=20)) == 5
+        outcomes = [entry.outcome for entry in ledger.logs("slow-backfill", limit=20)]
+        assert outcomes.count(Outcome.SUCCEEDED) == 5 and outcomes.count(Outcome.INTERRUPTED) == 1
     finally:
         first.kill()
         ledger.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster():
     """A private PostgreSQL cluster (never the shared server) that the test may restart."""
     private = PrivateCluster()
@@ -137,7 +140,7 @@ def test_server_restart_mid_tick_exits_3_keeps_finished_work_and_the_next_tick_c
         code, out, err = finish(runner)
     finally:
         runner.kill()
-    assert code == 3
+    assert code == 3, err
     assert len(err.splitlines()) == 1 and out == ""
     assert f"127.0.0.1:{cluster.port}/ledger: connection lost" in err and SECRET not in err
     assert "Traceback" not in err
@@ -199,3 +202,38 @@ def test_connection_refused_exits_3_with_one_line_naming_the_server(tmp_path):
     code, out, err = finish(crontabber(ini, "nagios"))
     assert code == 3 and out.startswith("UNKNOWN") and len(out.splitlines()) == 1
     assert f"127.0.0.1:{port}/ledger" in out and SECRET not in out + err
+
+
+def test_a_lost_session_stops_the_running_job_at_once_and_exits_3(tmp_path, cluster):
+    """A server restart takes the runner's session and its locks: the job it runs must stop
+    at once (another runner may take it now), not when it would have finished."""
+    import signal
+    import uuid
+
+    from tests.proc_support import finish as finish_run
+    from tests.proc_support import start, tagged
+
+    execute(cluster.url, "CREATE DATABASE lost")
+    url = with_database(cluster.url, "lost")
+    ini = tmp_path / "crontabber.ini"
+    ini.write_text(f"""[crontabber]
+database_url = {url}
+jobs = job:long|1d
+[[job-long]]
+command = sh -c 'sleep 120 & sleep 120'
+""")
+    tag = uuid.uuid4().hex
+    runner = start(ini, tag=tag)
+    try:
+        assert wait_for(lambda: len(tagged([tag], exclude=[runner.pid])) >= 3, limit=30), finish_run(runner, 5)
+        cluster.restart()
+        code, out, err = finish_run(runner, 30)
+        assert code == 3 and err.splitlines() == [err.strip()] and "connection lost" in err, err
+        assert not tagged([tag])  # the job and its grandchild are gone with the lock
+        ledger = open_ledger(url)
+        assert ledger.load(["long"])["long"].ongoing is not None  # recorded by the next tick
+        ledger.close()
+    finally:
+        if runner.poll() is None:
+            runner.send_signal(signal.SIGKILL)
+            runner.communicate()

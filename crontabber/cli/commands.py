@@ -8,12 +8,13 @@ import datetime as dt
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import TextIO
 
 from crontabber.clock import SystemClock
 from crontabber.config.options import parse_instant
 from crontabber.config.settings import Settings, default_conf_path, load_settings
-from crontabber.errors import UsageError
+from crontabber.errors import ConfigError, UsageError
 from crontabber.outcomes import Outcome
 from crontabber.state import Ledger
 
@@ -25,8 +26,18 @@ def _settings(args: argparse.Namespace, overrides: Mapping[str, str], err: TextI
 
     conf = args.conf or default_conf_path(os.environ)
     settings = load_settings(conf, overrides)
+    if conf is None and not settings.jobs:
+        raise ConfigError(f"no configuration: {_where_looked(os.environ)}; pass --admin.conf=FILE "
+                          "(nothing was run or created)")
     log_setup.configure(settings.config, err, args.debug)
     return settings
+
+
+def _where_looked(environ: Mapping[str, str]) -> str:
+    folder = environ.get("DEFAULT_SOCORRO_CONFIG_PATH", "").strip()
+    if folder:
+        return f"no --admin.conf, and no crontabber.ini in $DEFAULT_SOCORRO_CONFIG_PATH ({folder})"
+    return f"no --admin.conf, and no {Path.cwd() / 'config' / 'crontabber.ini'}"
 
 
 @contextlib.contextmanager
@@ -132,7 +143,8 @@ def nagios(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, 
     settings = _settings(args, overrides, err)
     with _ledger(settings) as ledger:
         states, runners = ledger.load_all(), ledger.runners()
-    code, line = check.report(settings, states, SystemClock().now(), runners)
+        interrupted = ledger.repeatedly_interrupted(check.INTERRUPTED_IN_A_ROW)
+    code, line = check.report(settings, states, SystemClock().now(), runners, interrupted)
     out.write(line + "\n")
     return code
 
@@ -151,7 +163,7 @@ def reset(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, e
 def configtest(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     from crontabber.cli import configtest as check
 
-    return check.report(_settings(args, overrides, err), out, verbose=args.verbose)
+    return check.report(_settings(args, overrides, err), out, verbose=args.verbose, strict=args.strict)
 
 
 def audit_ghosts(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:

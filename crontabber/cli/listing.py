@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from crontabber.config.settings import Settings
 from crontabber.errortext import one_line
 from crontabber.jobs import JobDefinition
+from crontabber.redaction import redact
 from crontabber.rules import is_on_airflow
 from crontabber.state import JobState
 from crontabber.timefmt import relative, stamp
@@ -41,8 +42,8 @@ def _note(job: JobDefinition, state: JobState | None, now: dt.datetime, zone: dt
     if state.ongoing:
         return f"started {relative(state.ongoing, now)}"
     if state.error_count and state.last_error:
-        return one_line(state.last_error.get("type", ""), state.last_error.get("value", ""))
-    return state.skip_reason or ""
+        return redact(one_line(state.last_error.get("type", ""), state.last_error.get("value", "")))
+    return redact(" ".join((state.skip_reason or "").split()))
 
 
 def rows(settings: Settings, states: Mapping[str, JobState], now: dt.datetime,
@@ -62,8 +63,9 @@ def rows(settings: Settings, states: Mapping[str, JobState], now: dt.datetime,
             "last_run": _iso(state.last_run if state else None),
             "next_run": _iso(planned),
             "error_count": state.error_count if state else 0,
-            "skip_reason": state.skip_reason if state else None,
-            "last_error": dict(state.last_error) if state and state.last_error else None,
+            "skip_reason": redact(state.skip_reason) if state and state.skip_reason else None,
+            "last_error": {key: redact(value) if isinstance(value, str) else value
+                           for key, value in state.last_error.items()} if state and state.last_error else None,
             "ongoing": _iso(state.ongoing if state else None),
             "depends_on": list(job.depends_on),
             "runs_on": "airflow" if is_on_airflow(job, now) else "cron",

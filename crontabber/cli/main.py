@@ -3,18 +3,24 @@
 Every crontabber 0.18.1 flag still works (``--job``, ``--list-jobs``, ``--nagios``...)
 beside the subcommands. ``--<namespace>.<option>=value`` overrides any configuration
 option. Exit codes: 0 tick ran, 1 the ``--job`` failed, 2 configuration or usage,
-3 ledger; Nagios uses its own 0-3.
+3 ledger, 143/130 stopped by SIGTERM/SIGINT (running jobs recorded as interrupted), 141 the
+reader of stdout went away; Nagios uses its own 0-3.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from crontabber import __version__
+from crontabber import __version__, supervision
 from crontabber.errors import ConfigError, CrontabberError, LedgerError, UsageError
+from crontabber.redaction import redact
+from crontabber.supervision import Interrupted
 
 SUBCOMMANDS = ("run", "list", "nagios", "reset", "configtest", "audit-ghosts", "export-dags",
                "import-crontab", "log", "graph", "status", "metrics", "forget-host")
@@ -53,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "where it came from; export-dags: every note, also of unchanged files")
     parser.add_argument("--runs", type=int, metavar="N", help="log: show the last N runs (default 10; "
                         "also -n N after 'log')")
+    parser.add_argument("--strict", action="store_true", help="configtest: unknown crontabber.* "
+                        "options are errors (exit 2)")
     parser.add_argument("--debug", action="store_true", help="log debug lines and show tracebacks")
     parser.add_argument("-l", "--list-jobs", action="store_true", help="0.18.1's listing: 'list --format blocks'")
     parser.add_argument("-n", "--nagios", action="store_true", help="0.18.1 spelling of 'nagios'")
@@ -127,10 +135,45 @@ def _log_runs_flag(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run the command line; return the exit code (never raises for an operator's mistake)."""
-    out = out or sys.stdout
-    err = err or sys.stderr
-    argv = sys.argv[1:] if argv is None else argv
+    """Run the command line; return the exit code (never raises for an operator's mistake).
+
+    Called as the ``crontabber`` command (no ``argv``), it also installs the SIGTERM/SIGINT
+    handlers that stop running jobs and record them as interrupted (exit 143/130)."""
+    as_command = argv is None
+    if as_command:
+        supervision.install_signal_handlers()
+    code = _main(sys.argv[1:] if argv is None else argv, out or sys.stdout, err or sys.stderr)
+    if as_command:
+        stop = supervision.installed_stop()
+        if stop is not None and stop.requested and code == 0:  # asked to stop between two steps
+            (err or sys.stderr).write(f"crontabber: {stop.reason}\n")
+            code = stop.exit_code
+        code = _flush(code)
+        if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
+               if thread is not threading.main_thread()):
+            os._exit(code)  # an interrupted job still runs Python code in a worker thread: it ends with us
+    return code
+
+
+def _flush(code: int) -> int:
+    """Flush stdout; a reader that went away (``| head``) ends us quietly, as it would ``cat``."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
+    return code
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+
+
+def _main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     debug = "--debug" in argv
     try:
         args, overrides = parse(argv)
@@ -141,6 +184,18 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
         handler: Callable[..., int] = commands.HANDLERS[args.command]
         return handler(args, overrides, out, err)
+    except BrokenPipeError:  # stdout's reader went away (``| head``): stop quietly, as Unix tools do
+        _quiet_stdout()
+        return 141
+    except Interrupted as stop:
+        if _is_nagios(argv):
+            from crontabber.cli.nagios import unknown
+
+            code, line = unknown(stop.summary())
+            out.write(line + "\n")
+            return code
+        err.write(f"crontabber: {redact(stop.summary())}\n")
+        return stop.exit_code
     except CrontabberError as exc:
         if _is_nagios(argv):  # a Nagios check reports its own errors as UNKNOWN
             from crontabber.cli.nagios import unknown
@@ -151,17 +206,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         if debug:
             import traceback
 
-            err.write(traceback.format_exc())
-        err.write(f"crontabber: error: {exc}\n")
+            err.write(redact(traceback.format_exc()))
+        err.write(f"crontabber: error: {redact(str(exc))}\n")
         return exc.exit_code if isinstance(exc, (ConfigError, LedgerError)) else 1
     except KeyboardInterrupt:
         err.write("crontabber: interrupted\n")
         return 130
-    except BrokenPipeError:  # `crontabber log x | head`: the reader has all it wanted
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error when Python flushes
-        return 0
 
 
 def _is_nagios(argv: Sequence[str]) -> bool:

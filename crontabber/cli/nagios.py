@@ -3,22 +3,25 @@
 Failures: CRITICAL once a job has failed ``nagios_critical_after`` times in a row;
 without that setting, 0.18.1's rule (a backfill job's first failure is a WARNING,
 every other failure CRITICAL). Overdue jobs and locks held too long add WARNINGs or
-CRITICALs. The text never contains ``|``: Nagios reads what follows it as perfdata.
+CRITICALs. A dependency that is not configured is a WARNING (the child never runs), and so
+is a job interrupted three times in a row (once is routine: it reruns at the next tick).
+The text never contains ``|``: Nagios reads what follows it as perfdata.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from crontabber.config.settings import Settings
 from crontabber.errortext import one_line
-from crontabber.jobs import JobDefinition
+from crontabber.jobs import JobDefinition, missing_dependencies
 from crontabber.state import JobState, RunnerBeat
 from crontabber.timefmt import duration
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+INTERRUPTED_IN_A_ROW = 3  # an interrupted run is due again at once; this many in a row is a WARNING
 _NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
 
 
@@ -40,11 +43,16 @@ def failure_level(job: JobDefinition, state: JobState) -> int:
     return CRITICAL
 
 
-def findings(settings: Settings, states: Mapping[str, JobState], now: dt.datetime) -> list[Finding]:
+def findings(settings: Settings, states: Mapping[str, JobState], now: dt.datetime,
+             interrupted: Collection[str] = ()) -> list[Finding]:
     """Everything wrong, one finding per job and problem, worst problems first."""
-    found = []
+    found = [Finding(WARNING, f"{child} depends on {parent}, which is not configured, so it never runs")
+             for child, parent in missing_dependencies(settings.jobs)]
     max_age = settings.max_ongoing_age_hours * 3600
     for job in settings.jobs:
+        if job.app_name in interrupted:
+            found.append(Finding(WARNING, f"{job.app_name} was interrupted {INTERRUPTED_IN_A_ROW} times "
+                                          "in a row (stopped, or its runner died)"))
         state = states.get(job.app_name)
         if state is None:
             continue
@@ -89,9 +97,10 @@ def silent_runners(settings: Settings, runners: Sequence[RunnerBeat], now: dt.da
 
 
 def report(settings: Settings, states: Mapping[str, JobState], now: dt.datetime,
-           runners: Sequence[RunnerBeat] = ()) -> tuple[int, str]:
-    """(exit code, the one output line) for the current ledger and runner heartbeats."""
-    found = sorted(findings(settings, states, now) + silent_runners(settings, runners, now),
+           runners: Sequence[RunnerBeat] = (), interrupted: Collection[str] = ()) -> tuple[int, str]:
+    """(exit code, the one output line) for the current ledger and runner heartbeats;
+    ``interrupted``: the jobs whose last ``INTERRUPTED_IN_A_ROW`` runs were all interrupted."""
+    found = sorted(findings(settings, states, now, interrupted) + silent_runners(settings, runners, now),
                    key=lambda finding: -finding.level)
     status = max((finding.level for finding in found), default=OK)
     failing = sum(1 for job in settings.jobs
@@ -110,5 +119,7 @@ def unknown(message: str) -> tuple[int, str]:
 
 
 def clean(text: str) -> str:
-    """One line with no ``|`` (which would start perfdata)."""
-    return " ".join(text.replace("|", "/").split())
+    """One line with no ``|`` (which would start perfdata) and no password."""
+    from crontabber.redaction import redact
+
+    return " ".join(redact(text).replace("|", "/").split())

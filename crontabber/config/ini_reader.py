@@ -35,30 +35,49 @@ def read_ini(path: Path) -> tuple[Any, dict[str, dict[str, Any]]]:
 
     try:
         lines = path.read_bytes().splitlines(keepends=True)
+        fast = _FastReader(lines).read()
+        ini = ConfigObjWithIncludes(str(path)) if fast is None else configobj.ConfigObj(fast.rest)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                          f"{exc.start}): save it as UTF-8") from None
     except OSError as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
-    fast = _FastReader(lines).read()
-    try:
-        if fast is None:
-            return ConfigObjWithIncludes(str(path)), {}
-        ini = configobj.ConfigObj(fast.rest)
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc}): check its permissions") from None
     except configobj.ConfigObjError as exc:
         raise ConfigError(syntax_error(path, exc)) from None
+    if fast is None:
+        return ini, {}
     crontabber = ini.get("crontabber")
     if fast.jobs is not None and isinstance(crontabber, dict) and crontabber.get("jobs") == _JOBS_MARK:
         crontabber["jobs"] = fast.jobs
     return ini, fast.sections
 
 
+_INI_FAULTS = (
+    ("Invalid line", "{line!r} is neither a [section] nor a key = value line (a value that "
+                     "goes on over several lines needs triple quotes: key = \'\'\'...\'\'\')"),
+    ("Duplicate keyword", "{key} is set twice in this section: keep one"),
+    ("Duplicate section", "section {line} appears twice: merge them"),
+    ("Section too nested", "section {line} is nested deeper than the section it follows "
+                           "([a], then [[b]], then [[[c]]])"),
+    ("multiline value", "the triple-quoted value that starts here never ends: close it with the "
+                        "same quotes"),
+    ("Parse error in value", "the value is malformed (an unclosed quote?): {line!r}"),
+)
+
+
 def syntax_error(path: Path, exc: Exception) -> str:
-    """configobj's complaint as one line: the file and line, what is wrong, the line itself."""
+    """configobj's complaint as one line: the file, the line and what is wrong there."""
     first = (getattr(exc, "errors", None) or [exc])[0]
-    line = getattr(first, "line_number", None)
-    message = " ".join(str(first).split(" at line ")[0].split()).rstrip(".")
-    text = str(getattr(first, "line", "") or "").strip()
-    shown = f" in {text!r}" if text else ""
-    return (f"{path}:{line or '?'}: {message}{shown}: check the brackets of section headers, "
-            "the quotes and that each option is 'name = value'")
+    number = getattr(first, "line_number", None)
+    line = str(getattr(first, "line", "") or "").strip()
+    text = str(first).split(" at line ")[0]
+    if text.startswith("Invalid line") and line.startswith("[") and not line.endswith("]"):
+        text = f"section header {line!r} is not closed: write [name], [[name]]..."
+    for start, template in _INI_FAULTS:
+        if start in text:
+            text = template.format(line=line, key=line.split("=", 1)[0].strip())
+            break
+    return f"{path}:{number}: {text}" if number else f"{path}: {text}"
 
 
 @dataclass

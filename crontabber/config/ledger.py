@@ -46,10 +46,12 @@ class LedgerChoice:
         """The ledger, safe to print (no password)."""
         return redact_url(self.url) if self.url else f"PostgreSQL via {self.class_name}"
 
-    def open(self, read_only: bool = False) -> Ledger:
+    def open(self, read_only: bool = False, group_access: bool = False) -> Ledger:
         """Connect (``read_only``: never create or upgrade tables; a deployment's own connection
         class has no such mode, and the views that ask for it only read)."""
-        return self.factory() if self.factory is not None else open_ledger(self.url, read_only=read_only)
+        if self.factory is not None:
+            return self.factory()
+        return open_ledger(self.url, read_only=read_only, group_access=group_access)
 
 
 def class_ledger(namespace: Any, factory_class: type, executor_class: type | None, why: str) -> LedgerChoice:

@@ -37,6 +37,8 @@ GLOBAL_OPTIONS: tuple[tuple[str, str, str, bool], ...] = (
     ("runner_silent_after", "", "nagios and the status page report a runner host silent after this "
                             "long without a tick (empty: 3 x its longest gap between ticks, "
                             "at least 15m)", True),
+    ("sqlite_group_access", "false", "true: a new SQLite ledger and its lock folder are group-readable "
+                                     "and -writable (0660/0770) instead of owner-only (0600/0700)", True),
     ("airflow_conn_id", "crontabber_postgres", "Airflow connection id of procedure jobs exported "
                                                "with export-dags --mode native", True),
     ("job_state_db_class", "crontabber.app.JobStateDatabase", "0.18.1 option, not used", False),
@@ -127,6 +129,16 @@ def parse_instant(value: Any) -> dt.datetime:
     else:
         parsed = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     return parsed.replace(tzinfo=dt.timezone.utc) if parsed.tzinfo is None else parsed.astimezone(dt.timezone.utc)
+
+
+def parse_flag(value: Any) -> bool:
+    """``true``/``yes``/``on``/``1`` or ``false``/``no``/``off``/``0``/empty."""
+    text = str(value if value is not None else "").strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError("use true or false")
 
 
 def parse_tags(value: Any) -> tuple[str, ...]:

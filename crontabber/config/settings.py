@@ -31,10 +31,12 @@ from crontabber.config.options import (
     POSTGRES_KEYS,
     base_namespace,
     optional,
+    parse_flag,
     parse_tags,
     positive_int,
 )
 from crontabber.config.sources import Sources
+from crontabber.config.unknown import LEGACY_CLASS_KEYS, unknown_key_warnings
 from crontabber.errors import ConfigError
 from crontabber.jobs import (
     JobDefinition,
@@ -70,13 +72,15 @@ class Settings:
     def open_ledger(self, read_only: bool = False) -> Ledger:
         """Open the configured ledger (LedgerError when it cannot be reached)."""
         if self.ledger is not None:
-            return self.ledger.open(read_only)
-        return open_ledger(self.database_url, read_only=read_only)
+            return self.ledger.open(read_only, group_access=self.sqlite_group_access)
+        return open_ledger(self.database_url, read_only=read_only, group_access=self.sqlite_group_access)
 
     @property
     def ledger_name(self) -> str:
         """The ledger, safe to print."""
         return self.ledger.name if self.ledger is not None else redact_url(self.database_url)
+    config_warnings: list[str] = field(default_factory=list)  # unknown crontabber.* keys, one line each
+    sqlite_group_access: bool = False
 
     def job(self, name: str) -> JobDefinition:
         """The job with this app name or class path, or JobNotFoundError listing the names."""
@@ -134,7 +138,8 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
         raise ConfigError(f"config file {path} not found: check --admin.conf")
     ini, job_sections = read_ini(path) if path is not None else (None, {})
     job_sections.update(take_job_sections(ini, str(path)))  # read below without configman: 10,000 of them are cheap
-    sources = Sources(path, os.environ if environ is None else environ, overrides or {}, ini)
+    sources = Sources(path, os.environ if environ is None else environ, overrides or {}, ini, job_sections)
+    _check_cut_at_hash(sources)
     namespace = base_namespace()
     config, unknown = _resolve(namespace, sources)
     reader = _Reader(config, sources)
@@ -142,16 +147,16 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
     entries = _entries(config.crontabber.jobs, sources)
     prepared = [_prepare(entry, tz, sources) for entry in entries]
     _check_unique(prepared)
-    sections = [(item.section, item.job_class) for item in prepared if item.needs_namespace]
+    namespaced = [(item.section, item.job_class) for item in prepared if item.needs_namespace]
     classes = _ledger_classes(reader)
-    if sections or classes:
-        for section, job_class in sections:
+    if namespaced or classes:
+        for section, job_class in namespaced:
             _add_job_namespace(namespace, section, job_class)
         for ledger_class, _ in classes.values():  # 0.18.1 expanded the class's own keys into [crontabber]
             for key in POSTGRES_KEYS:  # the class's own keys (if it has these) take their place
                 namespace.crontabber.pop(key, None)
             _add_options(namespace.crontabber, ledger_class)
-        referenced = _referenced([cls for _, cls in sections] + [cls for cls, _ in classes.values()])
+        referenced = _referenced([cls for _, cls in namespaced] + [cls for cls, _ in classes.values()])
         if referenced:  # a class option's class (ConnectionFactory) may reference the keys too
             referenced |= set(POSTGRES_KEYS)
         for name in referenced:
@@ -162,9 +167,9 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
     defaults = {key: reader.get(f"crontabber.{key}", PER_JOB_CONVERTERS[key])
                 for key in PER_JOB_KEYS if key != "on_airflow_since"}
     inherited = _inherited(reader, defaults)
-    sections = _ConfigJobSections(job_sections, sources)
-    jobs = [_definition(item, config, reader, inherited, sections) for item in prepared]
-    unknown += sections.unknown_keys({job.app_name for job in jobs if job.section.startswith("job-")})
+    config_jobs = _ConfigJobSections(job_sections, sources)
+    jobs = [_definition(item, config, reader, inherited, config_jobs) for item in prepared]
+    unknown += config_jobs.unknown_keys({job.app_name for job in jobs if job.section.startswith("job-")})
     ledger = from_ini(reader.value, sources.of, sources.section_lines, path, classes, config.crontabber)
     settings = Settings(
         conf_path=path, config=config, jobs=order_jobs(jobs), timezone=tz,
@@ -173,10 +178,40 @@ def load_settings(conf_path: str | Path | None = None, overrides: Mapping[str, s
         max_ongoing_age_hours=reader.get("crontabber.max_ongoing_age_hours", float),
         max_workers=reader.get("crontabber.max_workers", positive_int),
         unknown_options=sorted(set(unknown)),
-        runner_silent_after=reader.get("crontabber.runner_silent_after", optional(parse_duration)))
+        runner_silent_after=reader.get("crontabber.runner_silent_after", optional(parse_duration)),
+        config_warnings=unknown_key_warnings(unknown, sources, [item.section for item in prepared]),
+        sqlite_group_access=reader.get("crontabber.sqlite_group_access", parse_flag))
     settings.provenance = {key: reader.source(key) for key in reader.read}
     settings.not_acted_on = _not_acted_on(sources, used=[key for _, key in classes.values()])
+    _hide_secrets(settings, reader, config_jobs)
     return settings
+
+
+def _hide_secrets(settings: Settings, reader: _Reader, sections: _ConfigJobSections) -> None:
+    """Every password the configuration holds is hidden from every output from now on."""
+    from crontabber.redaction import remember, remember_in
+
+    for key in ("resource.postgresql.password", "crontabber.password", "crontabber.database_password"):
+        remember(str(reader.maybe(key) or ""))  # 0.18.1's keys, and a deployment class's usual one
+    urls = [settings.database_url, str(reader.maybe("sentry.dsn") or ""), str(reader.maybe("secrets.sentry.dsn") or "")]
+    urls += [str(value or "") for value in sections.values_of("database_url")]
+    remember_in(urls)
+
+
+def _check_cut_at_hash(sources: Sources) -> None:
+    """A URL, password or DSN the ini reader cut at a ``#`` (it starts a comment there), which
+    the run would only report as a bad port or a failed login."""
+    for key in sources.ini_lines:
+        name = key.rsplit(".", 1)[-1]
+        if name not in ("database_url", "password", "dsn"):
+            continue
+        raw, parsed = sources.raw_value(key), sources.ini_value(key)
+        if raw is None or parsed is None or not parsed or not raw.startswith(parsed + "#"):
+            continue
+        fix = "put the whole value in quotes" if name == "password" else \
+            "put the whole value in quotes or write # as %23"
+        raise ConfigError(f"{sources.of(key)}: {key}: the ini reader cut the value at '#' (a '#' "
+                          f"starts a comment): {fix}")
 
 
 class _Reader:
@@ -192,6 +227,13 @@ class _Reader:
         for part in key.split("."):
             node = node[part]
         return node
+
+    def maybe(self, key: str) -> Any:
+        """The value of ``key``, or None when the configuration has no such option."""
+        try:
+            return self.raw(key)
+        except (KeyError, AttributeError):
+            return None
 
     def source(self, key: str) -> str:
         return self.sources.of(key) or "default"
@@ -273,11 +315,21 @@ def _check_unique(prepared: list[_Prepared]) -> None:
                 f"{entry.where}: two configured classes are named {item.job_class.__name__!r} "
                 f"({other.target} at {other.where} and {entry.target}); their settings would "
                 f"share [[{item.section}]]: rename one class")
+        if not isinstance(item.app_name, str) or _unprintable(item.app_name):
+            raise ConfigError(f"{entry.where}: app_name {item.app_name!r} of {entry.target} holds a control "
+                              "character or line break, which would split list rows and log lines: "
+                              "use letters, digits, '-', '_' and '.'")
         if item.app_name in seen_names:
             raise ConfigError(f"{entry.where}: app_name {item.app_name!r} is configured twice "
                               f"(also at {seen_names[item.app_name].where}); keep one entry")
         seen_sections[item.section] = entry
         seen_names[item.app_name] = entry
+
+
+def _unprintable(name: str) -> bool:
+    import unicodedata
+
+    return any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in name)
 
 
 def _add_job_namespace(namespace: Namespace, section: str, job_class: type) -> None:
@@ -288,6 +340,8 @@ def _add_job_namespace(namespace: Namespace, section: str, job_class: type) -> N
     job_ns = crontabber_ns[section]
     for key in PER_JOB_KEYS:
         job_ns.add_option(key, default="", doc=f"this job's {key} (empty: the [crontabber] value)")
+    for key in LEGACY_CLASS_KEYS:  # written by 0.18.1's --admin.dump_conf; the jobs list decides
+        job_ns.add_option(key, default="", doc="0.18.1 option, not used (the jobs list decides)")
     if hasattr(job_class, "get_required_config"):
         for key, value in job_class.get_required_config().items():
             if key not in job_ns:
@@ -359,6 +413,10 @@ class _ConfigJobSections:
             self._merged[app_name] = merge(app_name, self.ini_sections.get(app_name), self.env_keys.get(app_name, {}),
                                            self.cli_keys.get(app_name, {}), self.sources.of)
         return self._merged[app_name]
+
+    def values_of(self, key: str) -> list[Any]:
+        """The value of ``key`` in every config-declared job's section that sets it."""
+        return [section.get(key) for section in self._merged.values() if section.get(key)]
 
     def unknown_keys(self, configured: set[str]) -> list[str]:
         """Keys of configured jobs that no job reads, and every key of a section no job uses."""

@@ -14,13 +14,14 @@ from crontabber.config.options import KNOWN_ROOTS
 class Sources:
     """The raw values of each source, to tell where an option's value came from.
 
-    ``ini`` is the file as read (``job_sections.read_ini``) with the config-declared jobs'
-    sections already taken out: configman resolves the rest."""
+    ``ini`` is the file as read (``ini_reader.read_ini``) with the config-declared jobs' sections
+    taken out into ``job_sections`` ({app_name: {key: value}}): configman resolves the rest."""
 
     def __init__(self, conf_path: Path | None, environ: Mapping[str, str], overrides: Mapping[str, str],
-                 ini: Any = None):
+                 ini: Any = None, job_sections: Mapping[str, Mapping[str, Any]] | None = None):
         self.conf_path = conf_path
         self.ini = ini
+        self.job_sections = job_sections or {}
         self.section_lines: dict[str, int] = {}  # "[resource]" headers, even of empty sections
         self.ini_lines: dict[str, int] = scan_ini(conf_path, self.section_lines) if conf_path else {}
         self.env_names: dict[str, str] = {}
@@ -32,6 +33,7 @@ class Sources:
                     self.env[dotted] = value
                     self.env_names[dotted] = name
         self.overrides = dict(overrides)
+        self._text_lines: list[str] | None = None
 
     def of(self, key: str) -> str | None:
         """Where ``key`` was set, or None when it has its default."""
@@ -42,6 +44,34 @@ class Sources:
         if key in self.ini_lines:
             return f"{self.conf_path}:{self.ini_lines[key]}"
         return None
+
+    def raw_value(self, key: str) -> str | None:
+        """The text after ``=`` on the ini line of ``key``, as written (comments included)."""
+        number = self.ini_lines.get(key)
+        if number is None or self.conf_path is None:
+            return None
+        line = self._lines()[number - 1]
+        return line.split("=", 1)[1].strip() if "=" in line else None
+
+    def ini_value(self, key: str) -> str | None:
+        """The value the ini reader (configobj) gives ``key``."""
+        head, _, rest = key.partition(".")
+        section, _, name = rest.rpartition(".")
+        if head == "crontabber" and section.startswith("job-") and "." not in section:
+            value = self.job_sections.get(section[len("job-"):], {}).get(name)
+            return value if isinstance(value, str) else None
+        node: Any = self.ini
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node if isinstance(node, str) else None
+
+    def _lines(self) -> list[str]:
+        if self._text_lines is None:
+            assert self.conf_path is not None
+            self._text_lines = self.conf_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return self._text_lines
 
     def has_section(self, dotted: str) -> bool:
         prefix = dotted + "."

@@ -70,6 +70,13 @@ def database_url(section: Mapping[str, Any], ledger_url: str | None) -> str:
     if url:
         if not url.startswith(_SCHEMES):
             raise ValueError("database_url must be a postgresql://user@host:port/dbname URL")
+        from crontabber.errors import ConfigError as Refused
+        from crontabber.state.postgres import check_userinfo
+
+        try:
+            check_userinfo(url, "database_url")
+        except Refused as exc:
+            raise ValueError(str(exc)) from None
         return url
     if ledger_url and ledger_url.startswith(_SCHEMES):
         return ledger_url
@@ -95,9 +102,11 @@ class ProcedureJob(BaseCronApp):
     @classmethod
     def config_problems(cls, job: Any, settings: Any) -> list[str]:
         """What ``configtest`` reports about this job once the ledger's URL is known."""
+        from crontabber.state.postgres import parse_url
+
         try:
-            database_url(job.config, settings.database_url)
-        except ValueError as exc:
+            parse_url(database_url(job.config, settings.database_url), "database_url")
+        except (ValueError, ConfigError) as exc:
             return [f"job {cls.app_name!r}: {exc}"]
         return []
 
@@ -153,7 +162,7 @@ class ProcedureJob(BaseCronApp):
         try:
             with connection.cursor() as cursor:
                 if self._deadline is not None:
-                    remaining = max(1, int((self._deadline - time.monotonic()) * 1000))
+                    remaining = min(max(1, int((self._deadline - time.monotonic()) * 1000)), 2**31 - 1)
                     cursor.execute("SELECT set_config('statement_timeout', %s, true)", (str(remaining),))
                 kind, arg_type = _lookup(cursor, schema, name, with_arg=date is not None)
                 target = sql.Identifier(schema, name) if schema else sql.Identifier(name)

@@ -1,7 +1,8 @@
 """Run one command in its own process group, keep the tail of its output, enforce a timeout.
 
 The command starts a new session (``start_new_session``), so its process group
-holds everything it starts. When the time is up the whole group gets SIGTERM,
+holds everything it starts, and a watcher (``crontabber.supervision``) kills that group
+if the runner dies. When the time is up the whole group gets SIGTERM,
 then SIGKILL after a short grace; when the command exits on its own, whatever
 it left running in its group is terminated the same way, so no job leaves a
 grandchild behind to hold our pipes or overlap its next run (systemd's
@@ -14,14 +15,18 @@ only the tails are kept, and the number of bytes cut is counted.
 
 from __future__ import annotations
 
+import errno
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from crontabber import supervision
 
 TERM_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 STDERR_TAIL = 2048  # bytes of stderr quoted in a failure message
@@ -68,47 +73,85 @@ class Completed:
 
 def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
         stdin: bytes | None = None, timeout: float | None = None, output_limit: int = 65536) -> Completed:
-    """Run ``argv`` (no shell) and wait for it, its output read as it arrives."""
-    proc = subprocess.Popen(
-        list(argv), stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(env) if env is not None else None,
-        cwd=cwd, start_new_session=True, close_fds=True)
+    """Run ``argv`` (no shell) and wait for it, its output read as it arrives.
+
+    The command runs under a watcher that kills its group if this process dies, and stops
+    (raising ``Interrupted``) when the runner's stop signal is raised."""
+    _check_executable(argv[0], env, cwd)
+    stop = supervision.current_stop()
+    watcher = supervision.Watcher(supervision.current_keep())
+    try:
+        with supervision.forking():  # a forked job must not keep the gate's write end
+            proc = subprocess.Popen(
+                supervision.gated(argv, stdin is not None), stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(env) if env is not None else None,
+                cwd=cwd, start_new_session=True, close_fds=True)
+            assert proc.stdin is not None
+            supervision.own(proc.stdin.fileno())
+    except BaseException:
+        watcher.release()
+        raise
+    watcher.guard(proc.pid)
     deadline = time.monotonic() + timeout if timeout else None
     output, errors = Tail(output_limit), Tail(STDERR_TAIL)
-    timed_out = False
-    feeder = threading.Thread(target=_feed, args=(proc, stdin), daemon=True)  # a full pipe must not
+    timed_out = stopped = False
+    feeder = threading.Thread(target=_feed, args=(proc, supervision.GATE_OPEN + (stdin or b"")),
+                              daemon=True)  # a full pipe must not
     feeder.start()  # block us past the deadline: the command may never read its input
     try:
-        timed_out = _pump(proc, output, errors, deadline)
+        timed_out, stopped = _pump(proc, output, errors, deadline, stop)
     finally:
-        if timed_out or proc.poll() is None:
-            kill_group(proc.pid, proc)
+        if timed_out or stopped or proc.poll() is None:
+            # a job whose lock is gone gets no grace: another runner may start it now
+            kill_group(proc.pid, proc, 0 if stop is not None and stop.locks_lost else TERM_GRACE)
         else:
             kill_group(proc.pid, None)  # leftovers of a command that exited on its own
         proc.wait()
+        watcher.release()
         feeder.join()
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
+    if stopped and stop is not None:
+        raise stop.exception()
     return Completed(proc.returncode, output.text(), errors.text(), timed_out)
 
 
-def _feed(proc: subprocess.Popen, stdin: bytes | None) -> None:
-    if proc.stdin is None:
-        return
+def _check_executable(program: str, env: Mapping[str, str] | None, cwd: str | None) -> None:
+    """Raise the OSError exec would, before starting anything (the command starts behind a
+    gate, where a failed exec would only be an exit code)."""
+    if cwd is not None and not os.path.isdir(cwd):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), cwd)
+    path = (env if env is not None else os.environ).get("PATH", os.defpath)
+    if "/" in program:
+        found = program if os.path.isabs(program) or cwd is None else os.path.join(cwd, program)
+        if not os.path.exists(found):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+        if os.path.isdir(found) or not os.access(found, os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
+    elif shutil.which(program, path=path) is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+
+
+def _feed(proc: subprocess.Popen, data: bytes) -> None:
+    """Open the gate and write the command's input; then close its stdin."""
+    assert proc.stdin is not None
     try:
-        proc.stdin.write(stdin or b"")
+        proc.stdin.write(data)
+        proc.stdin.flush()
     except (BrokenPipeError, OSError):
         pass
     finally:
+        supervision.disown(proc.stdin.fileno())
         try:
             proc.stdin.close()
         except (BrokenPipeError, OSError):
             pass
 
 
-def _pump(proc: subprocess.Popen, output: Tail, errors: Tail, deadline: float | None) -> bool:
-    """Copy both pipes into the tails until the command exits; True when time ran out."""
+def _pump(proc: subprocess.Popen, output: Tail, errors: Tail, deadline: float | None,
+          stop: supervision.StopSignal | None) -> tuple[bool, bool]:
+    """Copy both pipes into the tails until the command exits: (time ran out, stop asked)."""
     selector = selectors.DefaultSelector()
     for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr")):
         assert pipe is not None
@@ -118,20 +161,27 @@ def _pump(proc: subprocess.Popen, output: Tail, errors: Tail, deadline: float | 
         while selector.get_map():
             if proc.poll() is not None:
                 _drain(selector, output, errors)  # what the pipes hold now, then stop
-                return False
+                return False, False
+            if stop is not None and stop.requested:
+                return False, True
             wait = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
             if wait <= 0:
-                return True
+                return True, False
             for key, _ in selector.select(wait):
                 if not _read(key, output, errors):
                     selector.unregister(key.fileobj)
-        # Both pipes closed: wait for the exit, still bounded by the deadline.
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            proc.wait(remaining)
-        except subprocess.TimeoutExpired:
-            return True
-        return False
+        # Both pipes closed: wait for the exit, still bounded by the deadline and the stop signal.
+        while True:
+            if stop is not None and stop.requested:
+                return False, True
+            remaining = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
+            if remaining <= 0:
+                return True, False
+            try:
+                proc.wait(remaining)
+                return False, False
+            except subprocess.TimeoutExpired:
+                continue
     finally:
         selector.close()
 
@@ -165,12 +215,12 @@ def _drain(selector: selectors.BaseSelector, output: Tail, errors: Tail) -> None
                 errors.write(data)
 
 
-def kill_group(pgid: int, proc: subprocess.Popen | None) -> None:
+def kill_group(pgid: int, proc: subprocess.Popen | None, grace: float = TERM_GRACE) -> None:
     """SIGTERM the process group, SIGKILL it after the grace, and wait until no member runs."""
     if not _group_running(pgid):
         return
     _signal_group(pgid, signal.SIGTERM)
-    end = time.monotonic() + TERM_GRACE
+    end = time.monotonic() + grace
     while time.monotonic() < end and _group_running(pgid, proc):
         time.sleep(0.02)
     _signal_group(pgid, signal.SIGKILL)

@@ -117,6 +117,9 @@ class Ledger(Protocol):
     def forget_runner(self, host: str) -> bool:
         """Forget a retired host's heartbeat; True when there was one."""
 
+    def repeatedly_interrupted(self, times: int) -> set[str]:
+        """The jobs whose ``times`` newest log rows all say ``interrupted`` (one statement)."""
+
     def close(self) -> None:
         """Release the connection."""
 
@@ -124,32 +127,43 @@ class Ledger(Protocol):
 def open_ledger(url: str, read_only: bool = False, **options: object) -> Ledger:
     """Open the store named by ``url`` (``sqlite:///path`` or ``postgresql://...``).
 
-    ``read_only``: never create or upgrade tables and refuse every write (the status views)."""
-    from crontabber.errors import ConfigError
+    ``read_only``: never create or upgrade tables and refuse every write (the status views).
 
+    ``group_access=True`` makes a new SQLite ledger and its lock folder group-readable and
+    -writable (0660/0770 instead of 0600/0700); other options go to psycopg2's connect."""
+    check_url(url)
+    group_access = bool(options.pop("group_access", False))
     if url.startswith("sqlite:"):
         from crontabber.state.sqlite import SqliteLedger
 
-        return SqliteLedger.from_url(url, read_only=read_only)
-    if url.startswith(("postgresql:", "postgres:")):
-        from crontabber.state.postgres import PostgresLedger
+        return SqliteLedger.from_url(url, read_only=read_only, group_access=group_access)
+    from crontabber.state.postgres import PostgresLedger
 
-        return PostgresLedger.from_url(url, read_only=read_only, **options)
+    return PostgresLedger.from_url(url, read_only=read_only, **options)
+
+
+def check_url(url: str, option: str = "crontabber.database_url") -> None:
+    """Raise ConfigError for a URL that ``open_ledger`` would refuse, without opening anything
+    (``configtest`` calls it, so it refuses first what the run would refuse, in the same words)."""
+    from crontabber.errors import ConfigError
+
+    if url.startswith("sqlite:"):
+        from crontabber.state.sqlite import sqlite_path
+
+        sqlite_path(url)
+        return
+    if url.startswith(("postgresql:", "postgres:")):
+        from crontabber.state.postgres import parse_url
+
+        parse_url(url, option)
+        return
     raise ConfigError(
-        f"crontabber.database_url {redact_url(url)!r}: use sqlite:///path/to/ledger.sqlite "
+        f"{option} {redact_url(url)!r}: use sqlite:///path/to/ledger.sqlite "
         "or postgresql://user@host:5432/dbname")
 
 
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (for logs, listings and errors)."""
-    from urllib.parse import urlsplit, urlunsplit
+    from crontabber.redaction import redact_url as redact
 
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable database url>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+    return redact(url)

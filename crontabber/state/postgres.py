@@ -16,11 +16,11 @@ import os
 import socket
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
+from crontabber import supervision
 from crontabber.errors import INSTALL_POSTGRES, ConfigError, LedgerError
 from crontabber.state import JobState, LogEntry, redact_url
-from crontabber.state.sql import LOG_COLUMNS, STATE_COLUMNS, SqlLedger
+from crontabber.state.sql import LOG_COLUMNS, STATE_COLUMNS, LedgerTextError, SqlLedger
 
 UTC = dt.timezone.utc
 SCHEMA_LOCK_KEY = 0x63726F6E74616200  # b"crontab\0": serializes concurrent schema upgrades
@@ -93,6 +93,9 @@ class AdvisoryLock:
     def __init__(self, ledger: PostgresLedger, key: int) -> None:
         self._ledger: PostgresLedger | None = ledger
         self.key = key
+        # What keeps the lock alive: the session's socket. A job's watcher holds a copy, so
+        # the server drops the lock only once the job's processes are gone.
+        self.fds: tuple[int, ...] = (ledger._fd,) if ledger._fd is not None else ()
 
     def release(self) -> None:
         """Unlock (a no-op once released, or once the session that held it is gone)."""
@@ -111,10 +114,12 @@ class PostgresLedger(SqlLedger):
         super().__init__()
         self.read_only = read_only
         self.errors = (psycopg2.Error,)
+        self.text_errors = (ValueError, psycopg2.DataError)
         self._dsn = dsn
         self._password = params.get("password") or ""
         self._connect_options = connect_options
         self._held: set[int] = set()
+        self._fd: int | None = None  # the session's socket (kept: fileno() fails once closed)
         self._lost: str | None = None
         self.server = (f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}/"
                        f"{params.get('dbname') or params.get('user') or os.environ.get('USER', '')}")
@@ -127,19 +132,7 @@ class PostgresLedger(SqlLedger):
 
         ``options`` are extra psycopg2 connect arguments (``connect_timeout``,
         ``application_name``, ``connection_factory``...)."""
-        try:
-            import psycopg2
-            from psycopg2.extensions import parse_dsn
-        except ImportError:
-            raise ConfigError(f"crontabber.database_url {redact_url(url)!r} needs psycopg2: "
-                              f"{INSTALL_POSTGRES}") from None
-        try:
-            params = parse_dsn(url)
-        except psycopg2.Error:
-            raise ConfigError(f"crontabber.database_url {redact_url(url)!r} is not a valid "
-                              "PostgreSQL URL (postgresql://user@host:5432/dbname)") from None
-        if not all(port.isdigit() for port in params.get("port", "5432").split(",")):
-            raise ConfigError(f"crontabber.database_url {redact_url(url)!r}: the port must be a number")
+        params = parse_url(url)
         connect = {key: value for key, value in _CONNECT_DEFAULTS.items() if key not in params}
         if "application_name" not in params:
             connect["application_name"] = f"crontabber {socket.gethostname()} pid {os.getpid()}"[:63]
@@ -162,7 +155,10 @@ class PostgresLedger(SqlLedger):
     def open(self) -> None:
         """Connect; create or upgrade the schema only when something is missing."""
         with self._guard():
-            self._conn = self._connect()
+            with supervision.forking():  # a forked job drops the session's socket, saying nothing
+                self._conn = self._connect()
+                self._fd = self._conn.fileno()
+                supervision.own(self._fd)
             if self.read_only:
                 return
             with self._conn.cursor() as cursor:
@@ -207,6 +203,8 @@ class PostgresLedger(SqlLedger):
                 raise LedgerError(f"{self.description}: connection lost ({self._lost})")
             try:
                 yield
+            except self.text_errors as exc:
+                raise LedgerTextError(f"{self.description}: {self._scrub(_first_line(exc))}") from None
             except self.errors as exc:
                 text = self._scrub(_first_line(exc))
                 if self._conn is not None and self._conn.closed:
@@ -217,11 +215,9 @@ class PostgresLedger(SqlLedger):
                 raise LedgerError(f"{self.description}: {text}") from cause
 
     def _scrub(self, text: str) -> str:
-        if not self._password:
-            return text
-        for secret in {self._password, quote(self._password, safe="")}:
-            text = text.replace(secret, "***")
-        return text
+        from crontabber.redaction import redact
+
+        return redact(text)
 
     # -- type mapping ----------------------------------------------------------------------
     def _from_time(self, value: Any) -> dt.datetime | None:
@@ -231,7 +227,7 @@ class PostgresLedger(SqlLedger):
         return dt.timedelta(seconds=seconds)
 
     # -- writes: one statement each --------------------------------------------------------
-    def save(self, state: JobState, log: LogEntry | None = None) -> None:
+    def _save(self, state: JobState, log: LogEntry | None = None) -> None:
         """Upsert the row and append the log row in one statement (hence one transaction)."""
         updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in STATE_COLUMNS[1:])
         upsert = (f"INSERT INTO crontabber ({', '.join(STATE_COLUMNS)}) "
@@ -242,8 +238,7 @@ class PostgresLedger(SqlLedger):
             upsert = (f"WITH saved AS ({upsert} RETURNING app_name) "
                       f"INSERT INTO crontabber_log ({', '.join(LOG_COLUMNS)}) "
                       f"SELECT {', '.join(['%s'] * len(LOG_COLUMNS))} FROM saved")
-            params += (log.app_name, log.log_time, self._to_duration(log.duration), log.success,
-                       log.exc_type, log.exc_value, log.exc_traceback, log.outcome.value, log.output)
+            params += self._log_params(log)
         with self._guard(), self._transaction() as cursor:
             cursor.execute(upsert, params)
 
@@ -283,8 +278,86 @@ class PostgresLedger(SqlLedger):
         """Close the session (which also releases any lock still held)."""
         with self._mutex:
             self._held.clear()
+            if self._fd is not None:
+                supervision.disown(self._fd)
+                self._fd = None
             super().close()
 
+    def lost_locks(self, wait: float) -> bool:
+        """Watch the session for up to ``wait`` seconds without a statement; True once it is gone
+        (a server restart, a terminated session, a dead network): its locks went with it.
+
+        An idle session receives nothing unasked, so a readable socket means the server said
+        goodbye or the connection broke; one ``SELECT 1`` makes sure."""
+        import select
+
+        with self._mutex:
+            if self._lost is not None:
+                return True
+            if self._conn is None or self._conn.closed or self._fd is None:
+                return False
+            fd = self._fd
+        readable, _, _ = select.select([fd], [], [], wait)
+        if not readable:
+            return False
+        with self._mutex:
+            if self._lost is not None:
+                return True
+            if self._conn is None or self._conn.closed or not select.select([fd], [], [], 0)[0]:
+                return False  # it was a reply another thread has read meanwhile
+            try:
+                with self._guard(), self._transaction() as cursor:
+                    cursor.execute("SELECT 1")
+            except LedgerError:
+                pass
+            return self._lost is not None
+
+
+
+def parse_url(url: str, option: str = "crontabber.database_url") -> dict[str, str]:
+    """libpq's reading of a ``postgresql://`` URL, or ConfigError saying what to fix (and
+    remembering its password, so no output shows it)."""
+    from crontabber.redaction import remember, remember_in
+
+    remember_in([url])
+    shown = redact_url(url)
+    try:
+        import psycopg2
+        from psycopg2.extensions import parse_dsn
+    except ImportError:
+        raise ConfigError(f"{option} {shown!r} needs psycopg2, which is not installed here: "
+                          f"{INSTALL_POSTGRES}") from None
+    check_userinfo(url, option)
+    try:
+        params = parse_dsn(url)
+    except psycopg2.Error:
+        raise ConfigError(f"{option} {shown!r} is not a valid PostgreSQL URL "
+                          "(postgresql://user@host:5432/dbname)") from None
+    if not all(port.isdigit() for port in params.get("port", "5432").split(",")):
+        raise ConfigError(f"{option} {shown!r}: the port must be a number")
+    remember(params.get("password"))
+    return params
+
+
+def check_userinfo(url: str, option: str = "crontabber.database_url") -> None:
+    """ConfigError when libpq would end the URL's user info before its last ``@`` (an unencoded
+    ``/`` or ``@`` in the password): it would then read a piece of the password as the host."""
+    unencoded = _unencoded_in_userinfo(url)
+    if unencoded:
+        raise ConfigError(f"{option} {redact_url(url)!r}: its user name or password holds {unencoded}, "
+                          "which libpq reads as the end of it: percent-encode it (/ as %2F, @ as %40)")
+
+
+def _unencoded_in_userinfo(url: str) -> str:
+    """The characters (``/``, ``@``) that make libpq end a URL's user info before its last ``@``."""
+    rest = url.split("://", 1)[-1].split()[0] if url.split("://", 1)[-1].strip() else ""
+    at, slash = rest.find("@"), rest.find("/")
+    libpq = rest[:at] if at != -1 and (slash == -1 or at < slash) else ""
+    greedy = rest.rpartition("@")[0]
+    if greedy == libpq:
+        return ""
+    found = [char for char in "/@" if char in greedy]
+    return " and ".join(f"an unencoded {char!r}" for char in found)
 
 
 def _first_line(exc: BaseException) -> str:

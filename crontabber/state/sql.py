@@ -28,6 +28,7 @@ class SqlLedger(HeartbeatSql):
     placeholder = "%s"
     null_safe_equal = "IS NOT DISTINCT FROM"  # SQLite before 3.39 only knows ``IS``
     errors: tuple[type[BaseException], ...] = ()
+    text_errors: tuple[type[BaseException], ...] = (ValueError,)  # what a driver raises for text it cannot send
 
     def __init__(self) -> None:
         self._mutex = threading.RLock()
@@ -53,7 +54,8 @@ class SqlLedger(HeartbeatSql):
         return tuple(value or ())
 
     def _to_json(self, value: dict) -> Any:
-        return json.dumps(value, default=str)
+        return json.dumps({key: ledger_text(item) if isinstance(item, str) else item
+                           for key, item in value.items()}, default=str)
 
     def _from_json(self, value: Any) -> dict:
         if value is None or value == "" or value == "{}":
@@ -82,6 +84,8 @@ class SqlLedger(HeartbeatSql):
         with self._mutex:
             try:
                 yield
+            except self.text_errors as exc:
+                raise LedgerTextError(f"{self.description}: {_one_line(exc)}") from exc
             except self.errors as exc:
                 raise LedgerError(f"{self.description}: {_one_line(exc)}") from exc
 
@@ -138,6 +142,15 @@ class SqlLedger(HeartbeatSql):
             rows = cursor.fetchall()
         return [self._row_to_log(row) for row in rows]
 
+    def repeatedly_interrupted(self, times: int) -> set[str]:
+        with self._guard(), self._transaction() as cursor:
+            cursor.execute(self._sql(
+                "SELECT c.app_name FROM crontabber c WHERE %s = (SELECT count(*) FROM ("
+                "SELECT l.outcome FROM crontabber_log l WHERE l.app_name = c.app_name "
+                "ORDER BY l.log_time DESC, l.id DESC LIMIT %s) recent WHERE recent.outcome = %s)"),
+                (times, times, Outcome.INTERRUPTED.value))
+            return {row[0] for row in cursor.fetchall()}
+
     def _row_to_log(self, row: Sequence[Any]) -> LogEntry:
         outcome = row[7] or (Outcome.SUCCEEDED.value if row[3] is not None else Outcome.FAILED.value)
         return LogEntry(
@@ -150,7 +163,12 @@ class SqlLedger(HeartbeatSql):
         return (state.app_name, self._to_time(state.next_run), self._to_time(state.first_run),
                 self._to_time(state.last_run), self._to_time(state.last_success),
                 self._to_time(state.ongoing), state.error_count, self._to_list(state.depends_on),
-                self._to_json(state.last_error), state.skip_reason)
+                self._to_json(state.last_error), ledger_text(state.skip_reason))
+
+    def _log_params(self, entry: LogEntry) -> tuple[Any, ...]:
+        return (entry.app_name, self._to_time(entry.log_time), self._to_duration(entry.duration),
+                self._to_time(entry.success), ledger_text(entry.exc_type), ledger_text(entry.exc_value),
+                ledger_text(entry.exc_traceback), entry.outcome.value, ledger_text(entry.output))
 
     def _upsert(self, cursor: Any, state: JobState) -> None:
         updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _UPDATABLE)
@@ -161,12 +179,19 @@ class SqlLedger(HeartbeatSql):
 
     def _insert_log(self, cursor: Any, entry: LogEntry) -> None:
         marks = ", ".join(["%s"] * len(LOG_COLUMNS))
-        cursor.execute(self._sql(f"INSERT INTO crontabber_log ({', '.join(LOG_COLUMNS)}) VALUES ({marks})"), (
-            entry.app_name, self._to_time(entry.log_time), self._to_duration(entry.duration),
-            self._to_time(entry.success), entry.exc_type, entry.exc_value, entry.exc_traceback,
-            entry.outcome.value, entry.output))
+        cursor.execute(self._sql(f"INSERT INTO crontabber_log ({', '.join(LOG_COLUMNS)}) VALUES ({marks})"),
+                       self._log_params(entry))
 
     def save(self, state: JobState, log: LogEntry | None = None) -> None:
+        """Write the row and its log row; a store that refuses the job's text (an encoding
+        that cannot hold it) gets it again as ASCII with escapes, so one job's odd output
+        never leaves it "running" nor stops the tick."""
+        try:
+            self._save(state, log)
+        except LedgerTextError:
+            self._save(_ascii_state(state), _ascii_log(log))
+
+    def _save(self, state: JobState, log: LogEntry | None) -> None:
         with self._guard(), self._transaction() as cursor:
             self._upsert(cursor, state)
             if log is not None:
@@ -204,6 +229,56 @@ class SqlLedger(HeartbeatSql):
                 except self.errors:
                     pass
                 self._conn = None
+
+
+class LedgerTextError(LedgerError):
+    """The store refused a value's text (not the connection): worth one retry in plain ASCII."""
+
+
+_NOTE = " [crontabber: characters the ledger cannot store are written as \\x00 / \\udcXX escapes]"
+_ASCII_NOTE = " [crontabber: written in ASCII with \\u escapes: the ledger's encoding cannot hold the text]"
+
+
+def storable(text: str) -> str:
+    """``text`` as every store can hold it: NUL bytes and lone surrogates (undecodable bytes)
+    become visible escapes, and a note at the end says so."""
+    if "\x00" not in text:
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            pass
+    fixed = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+    return fixed + _NOTE
+
+
+def ledger_text(text: str | None) -> str | None:
+    """Every text column goes through here: passwords hidden, then made storable."""
+    if text is None:
+        return None
+    from crontabber.redaction import redact
+
+    return storable(redact(str(text)))
+
+
+def _ascii(text: Any) -> Any:
+    if not isinstance(text, str) or text.isascii():
+        return text
+    return text.encode("ascii", "backslashreplace").decode("ascii") + _ASCII_NOTE
+
+
+def _ascii_state(state: JobState) -> JobState:
+    return state.but(skip_reason=_ascii(state.skip_reason),
+                     last_error={key: _ascii(value) for key, value in state.last_error.items()})
+
+
+def _ascii_log(entry: LogEntry | None) -> LogEntry | None:
+    if entry is None:
+        return None
+    from dataclasses import replace
+
+    return replace(entry, exc_type=_ascii(entry.exc_type), exc_value=_ascii(entry.exc_value),
+                   exc_traceback=_ascii(entry.exc_traceback), output=_ascii(entry.output))
 
 
 def _one_line(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from crontabber import supervision
 from crontabber.errors import ConfigError, LedgerError
 from crontabber.state.sql import SqlLedger
 
@@ -39,12 +41,24 @@ class FileLock:
 
     def __init__(self, fd: int) -> None:
         self._fd: int | None = fd
+        self.fds: tuple[int, ...] = (fd,)  # a job's watcher holds a copy: the lock outlives the job
 
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+            supervision.disown(self._fd)
             os.close(self._fd)
             self._fd = None
+
+
+def sqlite_path(url: str) -> Path:
+    """The file a ``sqlite:///path`` URL names, or ConfigError."""
+    parts = urlsplit(url)
+    raw = unquote(parts.path)
+    if parts.netloc not in ("", "localhost") or not raw or raw == "/":
+        raise ConfigError(f"crontabber.database_url {url!r}: use sqlite:///relative/path or "
+                          "sqlite:////absolute/path")
+    return Path(raw[1:] if raw.startswith("/") else raw)
 
 
 class SqliteLedger(SqlLedger):
@@ -54,22 +68,23 @@ class SqliteLedger(SqlLedger):
     null_safe_equal = "IS"
     greatest = "MAX"
     errors = (sqlite3.Error, OSError)
+    text_errors = (ValueError, sqlite3.DataError)
 
-    def __init__(self, path: Path, read_only: bool = False) -> None:
+    def __init__(self, path: Path, read_only: bool = False, group_access: bool = False) -> None:
         super().__init__()
         self.path = path
         self.read_only = read_only
         self.lock_dir = path.with_name(path.name + ".locks")
         self.description = f"SQLite ledger {path}"
+        # Job errors and output tails are private: owner only, unless a group (say, an Airflow
+        # worker's user in bridge mode) must share the ledger. SQLite gives the -wal and -shm
+        # files the mode of the database file.
+        self.file_mode = 0o660 if group_access else 0o600
+        self.dir_mode = 0o770 if group_access else 0o700
 
     @classmethod
-    def from_url(cls, url: str, read_only: bool = False) -> SqliteLedger:
-        parts = urlsplit(url)
-        raw = unquote(parts.path)
-        if parts.netloc not in ("", "localhost") or not raw or raw == "/":
-            raise ConfigError(f"crontabber.database_url {url!r}: use sqlite:///relative/path or "
-                              "sqlite:////absolute/path")
-        ledger = cls(Path(raw[1:] if raw.startswith("/") else raw), read_only)
+    def from_url(cls, url: str, read_only: bool = False, group_access: bool = False) -> SqliteLedger:
+        ledger = cls(sqlite_path(url), read_only=read_only, group_access=group_access)
         ledger.open()
         return ledger
 
@@ -85,16 +100,45 @@ class SqliteLedger(SqlLedger):
             return
         try:
             with self._guard():
-                self.lock_dir.mkdir(exist_ok=True)
-                fd = os.open(self.lock_dir / "open.lock", os.O_RDWR | os.O_CREAT, 0o644)
+                self._make_lock_dir()
+                fd = self._open_private(self.lock_dir / "open.lock")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)  # held for milliseconds; dies with the process
+                with self._guard():
+                    self._create_private(self.path)
                 super().open()
             finally:
                 os.close(fd)
         except LedgerError as exc:
             raise LedgerError(f"{exc} (check that {self.path.parent} exists and is writable "
                               "by this user)") from exc
+
+    def _make_lock_dir(self) -> None:
+        if not self.lock_dir.is_dir():
+            try:
+                self.lock_dir.mkdir(mode=self.dir_mode)
+            except FileExistsError:
+                return
+            os.chmod(self.lock_dir, self.dir_mode)  # whatever the umask says
+
+    def _open_private(self, path: Path) -> int:
+        """Open (creating) a file with the ledger's mode; the umask may only narrow the owner-only mode."""
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, self.file_mode)
+        if self.file_mode & 0o070:
+            with contextlib.suppress(PermissionError):  # another user's file: keep its mode
+                os.fchmod(fd, self.file_mode)
+        return fd
+
+    def _create_private(self, path: Path) -> None:
+        """Create the database file with the ledger's mode before SQLite creates it 0644."""
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, self.file_mode)
+        except FileExistsError:
+            return
+        try:
+            os.fchmod(fd, self.file_mode)
+        finally:
+            os.close(fd)
 
     def _connect(self) -> Any:
         if self.read_only:  # a URI in mode=ro: SQLite itself refuses every write
@@ -150,13 +194,16 @@ class SqliteLedger(SqlLedger):
 
     def try_lock(self, app_name: str) -> FileLock | None:
         with self._guard():
-            self.lock_dir.mkdir(exist_ok=True)
+            self._make_lock_dir()
             safe = re.sub(r"[^A-Za-z0-9_.-]", "_", app_name)[:60]
             digest = hashlib.sha1(app_name.encode()).hexdigest()[:12]
-            fd = os.open(self.lock_dir / f"{safe}-{digest}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            with supervision.forking():  # a forked job drops it: the lock is not its to keep
+                fd = self._open_private(self.lock_dir / f"{safe}-{digest}.lock")
+                supervision.own(fd)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                supervision.disown(fd)
                 os.close(fd)
                 return None
             return FileLock(fd)
