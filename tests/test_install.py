@@ -263,8 +263,9 @@ def test_a_postgres_ledger_without_the_extra_says_how_to_install_it(installs, tm
                           capture_output=True, text=True, env=installs["env"], timeout=120)
     assert done.returncode == 2
     assert done.stderr == ("crontabber: error: crontabber.database_url 'postgresql://crontabber@127.0.0.1/test' "
-                           "needs psycopg2: pip install '.[postgres]' in a clone of crontabber (once published: "
-                           "pip install 'crontabber-ng[postgres]'), or pip install psycopg2-binary\n")
+                           "needs psycopg2, which is not installed here: pip install '.[postgres]' in a clone "
+                           "of crontabber (once published: pip install 'crontabber-ng[postgres]'), or pip install "
+                           "psycopg2-binary\n")
 
 
 def test_the_postgres_extra_opens_a_postgres_ledger(installs, tmp_path):
