@@ -247,23 +247,31 @@ class Runner:
             skip = self._not_now(job, state, now)
             if skip is not None:
                 return skip
-        lock = self.ledger.try_lock(name)
-        if lock is None:
+        started = self.clock.now()
+        claim = self.ledger.claim(name, [name, *job.depends_on], started, job.depends_on)
+        if claim is None:
             return JobResult(name, Outcome.SKIPPED_LOCKED, "already running in another process")
         try:
-            fresh = self.ledger.load([name, *job.depends_on])
             with self._states_lock:
-                self._states.update(fresh)
-            state = fresh.get(name)
+                self._states.update(claim.states)
+            state, marked = claim.states.get(name), True  # the claim marked the row ongoing
             if state is not None and state.ongoing:  # we hold its lock: that run never ended
-                state = self._after_death(state)
-            if not force:
-                skip = self._not_now(job, state, self.clock.now())
-                if skip is not None:
-                    return skip
-            return self._run(job, state, lock=lock)
+                state, marked = self._after_death(state), False
+            if not force and self._blocked(job, state, self.clock.now()):  # another runner got there first
+                if marked and state is not None:  # take the mark back before saying why
+                    self.ledger.save(state)
+                elif marked:
+                    self.ledger.reset(name)
+                return self._not_now(job, state, self.clock.now()) or JobResult(name, Outcome.NOT_DUE)
+            return self._run(job, state, lock=claim.lock, marked_at=started if marked else None)
         finally:
-            lock.release()
+            claim.lock.release()
+
+    def _blocked(self, job: JobDefinition, state: JobState | None, now: dt.datetime) -> bool:
+        """Whether the job may not run now (not due, or a parent does not allow it); no writes."""
+        with self._states_lock:
+            return (not is_due(job, state, now)
+                    or dependency_problem(job.depends_on, self._states, now, self._configured) is not None)
 
     def _after_death(self, state: JobState) -> JobState:
         """Record the interruption of a run whose runner died; the row, due again at once."""
@@ -305,18 +313,20 @@ class Runner:
         return instance
 
     def _run(self, job: JobDefinition, state: JobState | None, only_date: dt.datetime | None = None,
-             lock: object = None) -> JobResult:
+             lock: object = None, marked_at: dt.datetime | None = None) -> JobResult:
+        """Run the job under ``lock``; ``marked_at``: when the claim already marked its row ongoing."""
         name = job.app_name
-        started = self.clock.now()
+        started = marked_at or self.clock.now()
         active = ActiveRun(job, (state or JobState(name)).but(ongoing=started, depends_on=tuple(job.depends_on)),
-                           started)
+                           started, lock)
         with self._states_lock:
             self._active[name] = active
         instance = None
         active.output = lambda: _output(instance)
         progress = _backfill_progress(job, state, started) if only_date is None else None
         try:
-            self.ledger.save(active.row)
+            if marked_at is None:
+                self.ledger.save(active.row)
 
             def run_dates():  # builds the job inside the (possibly forked) process that runs it
                 nonlocal instance

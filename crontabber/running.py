@@ -29,8 +29,9 @@ log = logging.getLogger("crontabber")
 class ActiveRun:
     """One job's run, from its ``ongoing`` row to its final one."""
 
-    def __init__(self, job: JobDefinition, row: JobState, started: dt.datetime) -> None:
+    def __init__(self, job: JobDefinition, row: JobState, started: dt.datetime, lock: Any = None) -> None:
         self.job = job
+        self.lock = lock  # released with the final write, in the same round trip where the store can
         self.row = row  # what the ledger holds for the run now (its last_success moves per date)
         self.started = started
         self.t0 = time.monotonic()
@@ -65,7 +66,7 @@ class ActiveRun:
         with self._lock:
             if self._ended:
                 return False
-            ledger.save(final, entry)
+            ledger.save(final, entry, release=self.lock)
             self._ended = True
             self.row = final
             return True

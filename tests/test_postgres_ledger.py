@@ -176,7 +176,7 @@ class CountingCursor(psycopg2.extensions.cursor):
     sent: list[str] = []
 
     def execute(self, query, vars=None):
-        CountingCursor.sent.append(" ".join(str(query).split())[:60])
+        CountingCursor.sent.append(" ".join(str(query).split())[:200])
         return super().execute(query, vars)
 
 
@@ -192,33 +192,51 @@ def statements_of(runner: Runner, action) -> list[str]:
     return list(CountingCursor.sent)
 
 
-def test_a_job_run_costs_five_statements(pg_url, tmp_path):
+def test_a_job_run_costs_two_round_trips(pg_url, tmp_path):
     harness = Harness(tmp_path, FrozenClock(NOW), database_url=pg_url)
     settings = harness.configure([f"{J}FooJob|1h", f"{J}BrokenJob|1h", f"{J}BackfillJob|1d"])
     ledger = open_ledger(pg_url, connection_factory=CountingConnection)
     try:
         runner = Runner(settings, ledger, harness.clock)
         sent = statements_of(runner, lambda r: r.tick())
-        # one read of the whole ledger, then per job: lock, re-read of its row and its parents'
-        # rows, "ongoing", the final row (with a plain job's log row), unlock; a backfill job
-        # writes each completed date with its log row before the final row (backfill: 6;
-        # foo, broken: 5 each); last, the runner's heartbeat
-        assert len(sent) == 1 + 6 + 5 + 5 + 1, sent
-        assert sent[-1].startswith("INSERT INTO crontabber_heartbeat ")
-        assert sent[0].startswith("SELECT app_name") and sent[1:7] == [
-            "SELECT pg_try_advisory_lock(%s)", sent[2], sent[3], sent[4], sent[5],
-            "SELECT pg_advisory_unlock(%s)"]  # BackfillJob sorts first
+        # one read of the whole ledger, then per job: the claim (lock; then re-read its row and
+        # its parents' rows and mark it ongoing) and the final row (with a plain job's log row)
+        # committed and unlocked in one round trip; a backfill job writes each completed date
+        # with its log row before its final row (backfill: 3; foo, broken: 2 each); last, the
+        # runner's heartbeat
+        assert len(sent) == 1 + 3 + 2 + 2 + 1, sent
+        assert "; INSERT INTO crontabber_heartbeat " in sent[-1]
+        claim, date, final = sent[1:4]  # BackfillJob sorts first
+        assert sent[0].startswith("SELECT app_name") and "pg_try_advisory_lock" in claim
+        assert date.startswith("WITH saved AS") and final.startswith("BEGIN; INSERT INTO crontabber ")
         # nothing due: the read and the heartbeat
         assert statements_of(runner, lambda r: r.tick()) == [sent[0], sent[-1]]
         harness.clock.advance(hours=1)
-        # --job reads its rows once more before locking
-        assert len(statements_of(runner, lambda r: r.run_job("foo"))) == 1 + 5
+        # --job reads its rows once more before claiming
+        assert len(statements_of(runner, lambda r: r.run_job("foo"))) == 1 + 2
         harness.clock.advance(days=3)
         backfill = statements_of(runner, lambda r: r.run_job("backfill"))
-        assert len(backfill) == 1 + 5 + 3  # one more statement per completed date
+        assert len(backfill) == 1 + 2 + 3  # one more round trip per completed date
     finally:
         ledger.close()
         harness.close()
+
+
+def test_a_claim_marks_the_row_ongoing_and_a_final_write_unlocks(pg_url):
+    """The claim's lock is held until the final write commits; the mark is visible meanwhile."""
+    ledger, other = open_ledger(pg_url), open_ledger(pg_url)
+    try:
+        assert ledger.claim("job", ["job", "parent"], NOW, ["parent"]).states == {}
+        assert other.claim("job", ["job"], NOW, []) is None  # held by the first session
+        row = other.load(["job"])["job"]
+        assert (row.ongoing, row.depends_on, row.last_run) == (NOW, ("parent",), None)
+        claim = ledger.claim("other-job", ["other-job"], NOW, [])
+        ledger.save(row.but(ongoing=None, last_run=NOW), release=claim.lock)
+        assert other.claim("other-job", ["other-job"], NOW, []) is not None  # released with the write
+        assert other.claim("job", ["job"], NOW, []) is None  # "job" is still held
+    finally:
+        ledger.close()
+        other.close()
 
 
 def legacy_ini(tmp_path, port: str = "5432", dbname: str = "test") -> str:

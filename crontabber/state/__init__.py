@@ -72,6 +72,14 @@ class RunnerBeat:
     first_tick: dt.datetime | None = None
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A job's run lock, and the rows read once it was held (the job's and its parents')."""
+
+    lock: JobLock
+    states: dict[str, JobState]
+
+
 class JobLock(Protocol):
     """A held lock on one job; it dies with the process (or database session) that holds it."""
 
@@ -90,8 +98,16 @@ class Ledger(Protocol):
     def load(self, app_names: Sequence[str]) -> dict[str, JobState]:
         """The rows of ``app_names`` that exist (the re-read after a lock is taken)."""
 
-    def save(self, state: JobState, log: LogEntry | None = None) -> None:
-        """Insert or replace ``state``'s row and append ``log``, in one transaction."""
+    def save(self, state: JobState, log: LogEntry | None = None, release: JobLock | None = None) -> None:
+        """Insert or replace ``state``'s row and append ``log``, in one transaction; then, once
+        that is durable, release ``release`` (a run's final write and its unlock travel together)."""
+
+    def claim(self, app_name: str, read: Sequence[str], started: dt.datetime,
+              depends_on: Sequence[str]) -> Claim | None:
+        """Take the job's run lock without waiting; then read the rows of ``read`` (the job and
+        its parents) as they are once the lock is held, and mark the job ``ongoing`` since
+        ``started`` (a mark a crash may lose: it is informational). None when another process
+        holds the lock. The rows returned are the ones read before the mark."""
 
     def set_skip_reason(self, app_name: str, reason: str | None, depends_on: Sequence[str],
                         seen: JobState | None) -> bool:

@@ -43,7 +43,8 @@ class HeartbeatSql:
             f"ticks = {table}.ticks + 1")
         when = self._to_time(started)  # type: ignore[attr-defined]
         with self._guard(), self._transaction() as cursor:  # type: ignore[attr-defined]
-            cursor.execute(self._sql(statement), (host, when, when, float(duration)))  # type: ignore[attr-defined]
+            cursor.execute(self._sql(self._no_flush(statement)),  # type: ignore[attr-defined]
+                           (host, when, when, float(duration)))
 
     def runners(self) -> list[RunnerBeat]:
         with self._guard(), self._transaction() as cursor:  # type: ignore[attr-defined]

@@ -14,12 +14,12 @@ import contextlib
 import datetime as dt
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from crontabber import supervision
 from crontabber.errors import INSTALL_POSTGRES, ConfigError, LedgerError
-from crontabber.state import JobState, LogEntry, redact_url
+from crontabber.state import Claim, JobLock, JobState, LogEntry, redact_url
 from crontabber.state.sql import LOG_COLUMNS, STATE_COLUMNS, LedgerTextError, SqlLedger
 
 UTC = dt.timezone.utc
@@ -75,6 +75,15 @@ _SCHEMA_CHECK = """SELECT
     to_regclass('crontabber_log_app_name_log_time_idx') IS NOT NULL,
     to_regclass('crontabber_heartbeat') IS NOT NULL"""
 _SCHEMA_COMPLETE = (2, 2, True, True, True)
+_CLAIM = (
+    "SELECT set_config('synchronous_commit', 'off', true); "  # this round trip's commit only
+    "SELECT set_config('crontabber.claimed', pg_try_advisory_lock(%(key)s)::text, false); "
+    f"WITH old AS (SELECT {', '.join(STATE_COLUMNS)} FROM crontabber WHERE app_name = ANY(%(names)s)), "
+    "mark AS (INSERT INTO crontabber (app_name, ongoing, depends_on) "
+    "SELECT %(name)s::text, %(started)s::timestamptz, %(depends_on)s::text[] "
+    "WHERE current_setting('crontabber.claimed') = 'true' "
+    "ON CONFLICT (app_name) DO UPDATE SET ongoing = EXCLUDED.ongoing, depends_on = EXCLUDED.depends_on) "
+    "SELECT current_setting('crontabber.claimed') = 'true', old.* FROM (SELECT 1) AS one LEFT JOIN old ON true")
 _CONNECT_DEFAULTS = {"connect_timeout": "10", "keepalives": "1", "keepalives_idle": "30",
                      "keepalives_interval": "10", "keepalives_count": "3"}
 
@@ -102,6 +111,14 @@ class AdvisoryLock:
         if self._ledger is not None:
             self._ledger._unlock(self.key)
             self._ledger = None
+
+    def held_in(self, ledger: PostgresLedger) -> bool:
+        """Whether this lock is still held, in ``ledger``'s session."""
+        return self._ledger is ledger and self.key in ledger._held
+
+    def forget(self) -> None:
+        """The session already unlocked it (with a final write): nothing left to release."""
+        self._ledger = None
 
 
 class PostgresLedger(SqlLedger):
@@ -226,9 +243,14 @@ class PostgresLedger(SqlLedger):
     def _to_duration(self, seconds: float) -> dt.timedelta:
         return dt.timedelta(seconds=seconds)
 
-    # -- writes: one statement each --------------------------------------------------------
-    def _save(self, state: JobState, log: LogEntry | None = None) -> None:
-        """Upsert the row and append the log row in one statement (hence one transaction)."""
+    def _no_flush(self, statement: str) -> str:
+        return "SELECT set_config('synchronous_commit', 'off', true); " + statement
+
+    # -- writes: one round trip each ------------------------------------------------------
+    def _save(self, state: JobState, log: LogEntry | None = None, release: JobLock | None = None) -> None:
+        """Upsert the row and append the log row in one statement (hence one transaction); with
+        ``release``, commit and unlock in the same round trip: the lock goes only once the row
+        is durable, so the next holder always reads it."""
         updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in STATE_COLUMNS[1:])
         upsert = (f"INSERT INTO crontabber ({', '.join(STATE_COLUMNS)}) "
                   f"VALUES ({', '.join(['%s'] * len(STATE_COLUMNS))}) "
@@ -239,8 +261,62 @@ class PostgresLedger(SqlLedger):
                       f"INSERT INTO crontabber_log ({', '.join(LOG_COLUMNS)}) "
                       f"SELECT {', '.join(['%s'] * len(LOG_COLUMNS))} FROM saved")
             params += self._log_params(log)
+        key = getattr(release, "key", None) if isinstance(release, AdvisoryLock) and release.held_in(self) else None
+        if key is None:
+            with self._guard(), self._transaction() as cursor:
+                cursor.execute(upsert, params)
+            if release is not None:
+                release.release()
+            return
         with self._guard(), self._transaction() as cursor:
-            cursor.execute(upsert, params)
+            try:
+                cursor.execute(f"BEGIN; {upsert}; COMMIT; SELECT pg_advisory_unlock(%s)", (*params, key))
+            except self.errors:
+                self._end_failed_transaction(cursor)
+                raise
+            self._held.discard(key)
+        release.forget()
+
+    def claim(self, app_name: str, read: Sequence[str], started: dt.datetime,
+              depends_on: Sequence[str]) -> Claim | None:
+        """Lock, re-read and mark ``ongoing`` in one round trip: the re-read is a statement of its
+        own, after the lock (a statement's snapshot is taken when it starts, so a read in the
+        locking statement could miss the commit of the runner that just unlocked); the mark
+        commits without waiting for the disk (losing it in a crash loses nothing: the crash
+        frees the lock too)."""
+        key = lock_key(app_name)
+        with self._guard():
+            if key in self._held:  # session locks stack: refuse a second holder in this process
+                return None
+            with self._transaction() as cursor:
+                try:
+                    cursor.execute(_CLAIM, {"key": key, "names": list(read), "name": app_name,
+                                            "started": started, "depends_on": list(depends_on)})
+                    rows = cursor.fetchall()
+                except self.errors:
+                    self._unlock_if_held(cursor, key)
+                    raise
+            if not rows[0][0]:
+                return None
+            self._held.add(key)
+            states = {row[1]: self._row_to_state(row[1:]) for row in rows if row[1] is not None}
+        return Claim(AdvisoryLock(self, key), states)
+
+    def _end_failed_transaction(self, cursor: Any) -> None:
+        """After a failed ``BEGIN; ...`` the session waits in an aborted transaction: end it."""
+        import psycopg2.extensions
+
+        if not self._conn.closed and self._conn.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+            cursor.execute("ROLLBACK")
+
+    def _unlock_if_held(self, cursor: Any, key: int) -> None:
+        """A claim that failed after its lock statement: give the lock back if it was taken."""
+        if self._conn.closed:
+            return
+        high, low = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
+        cursor.execute("SELECT pg_advisory_unlock(%s) FROM pg_locks WHERE locktype = 'advisory' "
+                       "AND pid = pg_backend_pid() AND classid = %s AND objid = %s AND objsubid = 1",
+                       (key, high, low))
 
     # -- locks -----------------------------------------------------------------------------
     def try_lock(self, app_name: str) -> AdvisoryLock | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from crontabber.errors import LedgerError
 from crontabber.outcomes import Outcome
-from crontabber.state import JobState, LogEntry
+from crontabber.state import Claim, JobLock, JobState, LogEntry
 from crontabber.state.heartbeat import HeartbeatSql
 
 STATE_COLUMNS = ("app_name", "next_run", "first_run", "last_run", "last_success", "ongoing",
@@ -106,6 +106,11 @@ class SqlLedger(HeartbeatSql):
     def _begin(self, cursor: Any) -> None:
         """Start a write transaction (drivers that start one implicitly need nothing)."""
 
+    def _no_flush(self, statement: str) -> str:
+        """``statement`` committing without waiting for the disk, where the store can say so
+        (for informational writes: the heartbeat)."""
+        return statement
+
     def _sql(self, statement: str) -> str:
         return statement if self.placeholder == "%s" else statement.replace("%s", self.placeholder)
 
@@ -182,20 +187,37 @@ class SqlLedger(HeartbeatSql):
         cursor.execute(self._sql(f"INSERT INTO crontabber_log ({', '.join(LOG_COLUMNS)}) VALUES ({marks})"),
                        self._log_params(entry))
 
-    def save(self, state: JobState, log: LogEntry | None = None) -> None:
-        """Write the row and its log row; a store that refuses the job's text (an encoding
-        that cannot hold it) gets it again as ASCII with escapes, so one job's odd output
-        never leaves it "running" nor stops the tick."""
+    def save(self, state: JobState, log: LogEntry | None = None, release: JobLock | None = None) -> None:
+        """Write the row and its log row, then release ``release``; a store that refuses the job's
+        text (an encoding that cannot hold it) gets it again as ASCII with escapes, so one job's
+        odd output never leaves it "running" nor stops the tick."""
         try:
-            self._save(state, log)
+            self._save(state, log, release)
         except LedgerTextError:
-            self._save(_ascii_state(state), _ascii_log(log))
+            self._save(_ascii_state(state), _ascii_log(log), release)
 
-    def _save(self, state: JobState, log: LogEntry | None) -> None:
+    def _save(self, state: JobState, log: LogEntry | None, release: JobLock | None = None) -> None:
         with self._guard(), self._transaction() as cursor:
             self._upsert(cursor, state)
             if log is not None:
                 self._insert_log(cursor, log)
+        if release is not None:
+            release.release()
+
+    def claim(self, app_name: str, read: Sequence[str], started: dt.datetime,
+              depends_on: Sequence[str]) -> Claim | None:
+        """Lock, re-read, mark ``ongoing``: three steps here (PostgreSQL does them in one round trip)."""
+        lock = self.try_lock(app_name)
+        if lock is None:
+            return None
+        try:
+            states = self.load(read)
+            mark = (states.get(app_name) or JobState(app_name)).but(ongoing=started, depends_on=tuple(depends_on))
+            self.save(mark)
+        except BaseException:
+            lock.release()
+            raise
+        return Claim(lock, states)
 
     def set_skip_reason(self, app_name: str, reason: str | None, depends_on: Sequence[str],
                         seen: JobState | None) -> bool:
