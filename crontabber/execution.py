@@ -192,3 +192,7 @@ def _kill_group(pid: int | None) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        return
+    from crontabber.legacy.process import kill_group
+
+    kill_group(pid, None, grace=0)  # SIGKILL is only queued: return once no member runs

@@ -192,12 +192,12 @@ class Runner:
                     raise failed.exception()
             results = [futures[job.app_name].result() for job in self.settings.jobs]
         except (Interrupted, LedgerError) as exc:
-            self._stop_workers(pool, list(futures.values()), exc)
+            self._stop_workers(pool, futures, exc)
             raise
         pool.shutdown(wait=True)
         return results
 
-    def _stop_workers(self, pool: Any, futures: list[Future[JobResult]], exc: BaseException) -> None:
+    def _stop_workers(self, pool: Any, futures: dict[str, Future[JobResult]], exc: BaseException) -> None:
         """Stop every running job (a ledger error stops them too: with a lost PostgreSQL session
         their locks are gone); jobs in processes of their own are stopped and recorded by their
         threads, Python jobs running in this process are recorded here and end with it."""
@@ -209,18 +209,30 @@ class Runner:
         self.stop.request(reason, exc.exit_code if isinstance(exc, Interrupted) else 3)
         pool.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + TERM_GRACE + 3
-        done, pending = wait(futures, timeout=0)
-        while pending and supervision.jobs_in_processes() and time.monotonic() < deadline:
-            done, pending = wait(futures, timeout=0.05)  # those threads stop their jobs' processes
+        names = {future: name for name, future in futures.items()}
+        with self._states_lock:  # the threads that stop a process of their own, then record the job
+            targets = {name for name, active in self._active.items() if not _in_this_process(active.job)}
+        done, pending = wait(futures.values(), timeout=0)
+        while time.monotonic() < deadline:
+            waiting = {names[future] for future in pending}
+            if not waiting & targets and not self._stopping_in_processes(waiting):
+                break
+            done, pending = wait(futures.values(), timeout=0.05)
         if not isinstance(exc, Interrupted):
             return
         for future in done:
-            other = future.exception()
+            other = None if future.cancelled() else future.exception()
             if isinstance(other, Interrupted) and other is not exc:
                 exc.jobs.extend(other.jobs)
         for active in list(self._active.values()):
             if active.interrupt(self.ledger, self.clock.now(), exc) is not None:
                 exc.jobs.append(active.job.app_name)
+
+    def _stopping_in_processes(self, names: set[str]) -> bool:
+        """Whether one of ``names`` is a running job whose own process its thread is still stopping
+        and recording (a Python job running in this process ends with it instead)."""
+        with self._states_lock:
+            return any(name in names and not _in_this_process(active.job) for name, active in self._active.items())
 
     def _after_parents(self, job: JobDefinition, parents: list[Future[JobResult]]) -> JobResult:
         for parent in parents:
@@ -418,6 +430,11 @@ def _one_date(instance: object, when: dt.datetime) -> Iterator[dt.datetime]:
     """A backfill job's run for one given date (``run_once``)."""
     instance._run_proxy(when)  # type: ignore[attr-defined]
     yield when
+
+
+def _in_this_process(job: JobDefinition) -> bool:
+    """A Python job without a timeout runs in the runner's own process (no process of its own)."""
+    return job.kind == "python" and _fork_timeout(job) is None
 
 
 def _fork_timeout(job: JobDefinition) -> float | None:

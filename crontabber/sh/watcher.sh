@@ -22,5 +22,11 @@ alive() {  # a member of the group that is not a zombie (init may reap those lat
 kill -s TERM -- "-$group" 2>/dev/null || exit 0
 n=0
 while [ "$n" -lt "$grace" ] && alive; do sleep 0.1; n=$((n + 1)); done
-alive && kill -s KILL -- "-$group" 2>/dev/null
+if alive; then
+    kill -s KILL -- "-$group" 2>/dev/null
+    # SIGKILL is only queued: wait until the group is gone before exiting, since exiting lets the
+    # job's lock go (a second copy must never start while a first one still holds its files)
+    n=0
+    while [ "$n" -lt 100 ] && alive; do sleep 0.05; n=$((n + 1)); done
+fi
 exit 0
