@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "DAGs with Airflow")
     parser.add_argument("--prune", action="store_true", help="export-dags: delete DAG files of jobs "
                         "that no longer exist")
+    parser.add_argument("--config-variable", help="export-dags: the Airflow Variable holding the path of "
+                        "crontabber.ini (default crontabber_config)")
+    parser.add_argument("--dag-id-prefix", help="export-dags: put this before every dag_id (default none)")
+    parser.add_argument("--var", action="append", metavar="KEY[=NAME]", help="export-dags --mode native: "
+                        "take a shell job's env KEY (or cwd) from the Airflow Variable NAME (default KEY)")
     return parser
 
 
