@@ -90,6 +90,16 @@ def backfill_date(job: Any, run: Run, now: dt.datetime) -> dt.datetime | None:
     return run.instant
 
 
+def dates_to_run(job: Any, state: JobState | None, run: Run, date: dt.datetime) -> list[dt.datetime]:
+    """A backfill run's dates: its own, after every date the ledger misses before it (as a cron
+    tick runs every missed date), unless a person named the date or forced it."""
+    if run.force or run.date is not None or state is None or state.last_success is None:
+        return [date]
+    missed = [when for when in job.schedule.backfill_dates(state.last_success, date + dt.timedelta(microseconds=1))
+              if when < date]
+    return [*missed, date]
+
+
 def gate(job: Any, state: JobState | None, run: Run, now: dt.datetime) -> Verdict:
     """The first step of every bridge DAG run: skip it, wait, or let it go on to the job."""
     if run.force:
@@ -123,12 +133,13 @@ def gate(job: Any, state: JobState | None, run: Run, now: dt.datetime) -> Verdic
     return Verdict(RUN, "due now")
 
 
-def already_done(job: Any, state: JobState | None, run: Run, now: dt.datetime) -> str | None:
-    """Asked again under the job's lock, just before it runs: why not to run after all (someone
-    ran it since this run's interval began), or None."""
+def already_done(job: Any, state: JobState | None, run: Run, now: dt.datetime,
+                 date: dt.datetime | None = None) -> str | None:
+    """Asked again under the job's lock, just before it runs (for ``date``, a backfill job): why not
+    to run after all (someone ran it since this run's interval began), or None."""
     if run.force or state is None:
         return None
-    date = backfill_date(job, run, now)
+    date = date or backfill_date(job, run, now)
     if date is not None:
         if state.last_success is not None and date <= state.last_success:
             return f"the ledger already has {at(date)} (last success {at(state.last_success)})"

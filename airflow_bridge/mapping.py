@@ -142,8 +142,12 @@ def base_model(job: Any, settings: Any, options: Any, ids: dict[str, str]) -> Da
             notes.append(f"execution_timeout = timeout + {grace} s, so crontabber records its own timeout first")
     if job.is_backfill:
         default_args["depends_on_past"] = True
-    if mode == "bridge":
-        start, catchup, paused = None, job.is_backfill, False
+    if mode == "bridge":  # Airflow needs a start_date for catchup: a backfill job's on_airflow_since
+        start = since if job.is_backfill else None
+        catchup, paused = start is not None, False
+        if job.is_backfill and since is None:
+            notes.append("backfill job without on_airflow_since: catchup stays off (Airflow needs a start_date); "
+                         "each run also runs the dates the ledger misses before its own, as cron does")
         if spec.kind == "delta":
             notes.append(f"floating {spec.schedule_text} interval: Airflow starts a run every {spec.schedule_text} "
                          "from when it first scheduled the DAG; each run waits until the ledger's last run plus "

@@ -131,7 +131,7 @@ def parent_verdict(app_name: str, parent: str, path: str, force: bool = False) -
 def run_bridge_job(app_name: str, variable: str, context: Mapping[str, Any]) -> str:
     """Run the job through crontabber's runner (same lock, same ledger rows) unless the ledger
     already has this run's interval; raise on failure so Airflow retries."""
-    from airflow_bridge.handover import already_done, backfill_date, cron_message
+    from airflow_bridge.handover import already_done, backfill_date, cron_message, dates_to_run
     from crontabber.clock import SystemClock
     from crontabber.outcomes import Outcome
     from crontabber.runner import Runner
@@ -143,20 +143,24 @@ def run_bridge_job(app_name: str, variable: str, context: Mapping[str, Any]) -> 
     cron = cron_message(job, run, now())  # on_airflow_since may have moved (a rollback) since the gate
     if cron is not None:
         raise NotThisRun(cron)
+    date = backfill_date(job, run, now())
     ledger = open_ledger(settings.database_url)
     try:
-        result = Runner(settings, ledger, SystemClock()).run_once(
-            job.app_name, backfill_date(job, run, now()), unless=lambda state: already_done(job, state, run, now()))
+        runner = Runner(settings, ledger, SystemClock())
+        dates = [None] if date is None else dates_to_run(job, ledger.load([job.app_name]).get(job.app_name), run, date)
+        for when in dates:
+            result = runner.run_once(job.app_name, when,
+                                     unless=lambda state, when=when: already_done(job, state, run, now(), when))
+            if result.outcome is Outcome.NOT_DUE:
+                log.info("crontabber: %s not run: %s", app_name, result.reason)
+                continue
+            log.info("crontabber: %s", result)
+            if result.outcome is Outcome.SKIPPED_LOCKED:
+                raise JobFailed(f"{app_name}: {result.reason}; retrying later")
+            if result.outcome.is_failure:
+                raise JobFailed(f"{app_name} {result.outcome.value}: {result.reason}")
     finally:
         ledger.close()
-    if result.outcome is Outcome.NOT_DUE:
-        log.info("crontabber: %s not run: %s", app_name, result.reason)
-        return "already done"
-    log.info("crontabber: %s", result)
-    if result.outcome is Outcome.SKIPPED_LOCKED:
-        raise JobFailed(f"{app_name}: {result.reason}; retrying later")
-    if result.outcome.is_failure:
-        raise JobFailed(f"{app_name} {result.outcome.value}: {result.reason}")
     return result.outcome.value
 
 
