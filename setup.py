@@ -11,6 +11,9 @@ VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "crontabber" / "__init__
 POSTGRES = ["psycopg2-binary>=2.9"]
 AIRFLOW = ["apache-airflow==3.3.*", "apache-airflow-providers-standard",
            "apache-airflow-providers-common-sql", "apache-airflow-providers-postgres", "asyncpg"]
+# celery 5.7.0 kills the scheduler and workers (ImportError: cannot import name 'retry' from
+# 'celery.backends.database'); this set works with Airflow 3.3 (docs/airflow.md, the live test tier)
+CELERY = ["apache-airflow-providers-celery==3.26.0", "celery[redis]==5.6.3"]
 
 setup(
     name="crontabber",
@@ -27,7 +30,8 @@ setup(
     extras_require={
         "postgres": POSTGRES,
         "airflow": AIRFLOW + POSTGRES,
-        "test": POSTGRES + AIRFLOW + ["pytest>=8", "ruff"],
+        "celery": AIRFLOW + POSTGRES + CELERY,
+        "test": POSTGRES + AIRFLOW + CELERY + ["pytest>=8", "ruff", "httpx", "websockets"],
     },
     entry_points={
         "console_scripts": ["crontabber = crontabber.cli.main:main"],

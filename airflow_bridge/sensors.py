@@ -22,6 +22,7 @@ from airflow.sdk import BaseSensorOperator
 
 UTC = dt.timezone.utc
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=UTC)  # "latest by logical date", leaving out runs without one
+RESUME_LEAD = 15.0  # seconds: a deferred sensor resumes this long before a named time (resuming takes seconds)
 
 
 def _default_deferrable() -> bool:
@@ -80,19 +81,24 @@ class _LedgerWait(BaseSensorOperator):
         path = config_path(self.config_variable)
         if self._act(self.verdict(path, context)):
             return None
+        if self._until is not None and (self._until - dt.datetime.now(UTC)).total_seconds() <= RESUME_LEAD:
+            return super().execute(context)  # due within seconds: waiting here is cheaper than resuming
         deadline = dt.datetime.now(UTC) + dt.timedelta(seconds=self.timeout)
         self.defer(trigger=LedgerTrigger(path=path, poke_interval=self.poke_interval, deadline=deadline.isoformat(),
-                                         **self.trigger_kwargs(path, context)),
+                                         lead=RESUME_LEAD, **self.trigger_kwargs(path, context)),
                    method_name="execute_complete")
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> None:
-        """Back from the triggerer: run on, skip, time out (skipped with ``soft_fail``) or fail."""
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        """Back from the triggerer: run on, wait the last seconds here, skip, time out (skipped
+        with ``soft_fail``) or fail."""
         from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
 
         status, message = event.get("status"), event.get("message", "")
         self.log.info("%s", message)
         if status == "run":
-            return
+            return None
+        if status == "near":
+            return super().execute(context)
         if status == "skip" or (status == "timeout" and self.soft_fail):
             raise AirflowSkipException(message if status == "skip" else f"timed out waiting: {message}")
         if status == "timeout":

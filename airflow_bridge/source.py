@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import re
 from typing import Any
 
 from airflow_bridge.model import DagModel, TaskModel
@@ -22,8 +23,13 @@ class Code(str):
     """A fragment of Python this module wrote itself (never user text)."""
 
 
+_PLAIN = re.compile(r'^[ !#-\[\]-~]*$')  # printable ASCII without " and \: quoted as it is
+
+
 def text_literal(value: str) -> str:
     """A Python string literal of ``value``: double-quoted unless that needs more escapes (as ruff)."""
+    if _PLAIN.fullmatch(value):
+        return '"' + value + '"'
     quote = "'" if '"' in value and "'" not in value else '"'
     out = [quote]
     for char in value:

@@ -21,10 +21,11 @@ UTC = dt.timezone.utc
 
 class LedgerTrigger(BaseTrigger):
     """Poll the ledger every ``poke_interval`` (sooner when the answer names a time) until the
-    verdict is "run" or "skip", or ``deadline`` passes ("timeout")."""
+    verdict is "run" or "skip", or ``deadline`` passes ("timeout"); "near" once a named time is
+    ``lead`` seconds away, so the resumed task (which takes seconds to start) waits the rest."""
 
     def __init__(self, check: str, app_name: str, path: str, poke_interval: float, deadline: str,
-                 parent: str | None = None, run: dict[str, Any] | None = None) -> None:
+                 parent: str | None = None, run: dict[str, Any] | None = None, lead: float = 0.0) -> None:
         super().__init__()
         self.check = check  # "due" (the run's first step) or "parent"
         self.app_name = app_name
@@ -33,12 +34,13 @@ class LedgerTrigger(BaseTrigger):
         self.deadline = deadline
         self.parent = parent
         self.run_data = run
+        self.lead = float(lead)  # hand back this long before a named time: the task waits the rest itself
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return ("airflow_bridge.triggers.LedgerTrigger", {
             "check": self.check, "app_name": self.app_name, "path": self.path,
             "poke_interval": self.poke_interval, "deadline": self.deadline, "parent": self.parent,
-            "run": self.run_data})
+            "run": self.run_data, "lead": self.lead})
 
     def verdict(self) -> Any:
         """One look at the ledger (blocking; run in a thread)."""
@@ -67,10 +69,13 @@ class LedgerTrigger(BaseTrigger):
                 self.log.info("%s", verdict.message)
                 last = verdict.message
             now = dt.datetime.now(UTC)
+            if verdict.until is not None and (verdict.until - now).total_seconds() <= self.lead:
+                yield TriggerEvent({"status": "near", "message": verdict.message})
+                return
             if now >= deadline:
                 yield TriggerEvent({"status": "timeout", "message": verdict.message})
                 return
             delay = min(self.poke_interval, (deadline - now).total_seconds())
             if verdict.until is not None:
-                delay = min(delay, (verdict.until - now).total_seconds())
+                delay = min(delay, (verdict.until - now).total_seconds() - self.lead)
             await asyncio.sleep(max(delay, 0.05))
