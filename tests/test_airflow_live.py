@@ -137,11 +137,22 @@ def live(tmp_path_factory):
                 assert done.returncode == 0, done.stderr
             wanted = {"live.parent", "live.child", "live.hourly", "live.notice"}
             wait_until(lambda: wanted <= deployment.dag_ids(), 120, f"the DAGs {sorted(wanted)} to be parsed")
+            unpause_once(deployment, wanted)
             print(f"live deployment ready after {time.monotonic() - started:.0f} s")
             yield deployment, ini, ledger, schema, record, queue
         finally:
             deployment.stop()
             print(f"live tier: {time.monotonic() - started:.0f} s from migrate to the last process ended")
+
+
+def unpause_once(deployment: Deployment, dag_ids: set[str]) -> None:
+    """docs/airflow.md's one-time step for DAGs deployed paused by earlier exports: one REST call
+    unpauses every DAG of a configuration (found by its tag). Paused first, as they would be."""
+    query = {"tags": "crontabber-config:live_ini", "dag_id_pattern": "%"}
+    for paused in (True, False):
+        deployment.api("PATCH", "/dags", params=query, json={"is_paused": paused})
+        dags = deployment.api("GET", "/dags", params={"limit": 100})["dags"]
+        assert {dag["dag_id"]: dag["is_paused"] for dag in dags} == dict.fromkeys(dag_ids, paused)
 
 
 def test_airflow_for_real(live):
