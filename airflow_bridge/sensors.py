@@ -22,7 +22,11 @@ from airflow.sdk import BaseSensorOperator
 
 UTC = dt.timezone.utc
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=UTC)  # "latest by logical date", leaving out runs without one
-RESUME_LEAD = 15.0  # seconds: a deferred sensor resumes this long before a named time (resuming takes seconds)
+RESUME_LEAD = 10.0  # seconds: a deferred sensor resumes this long before a named time (resuming takes seconds)
+# A deferred task that resumes before the process that deferred it has exited is killed by Airflow 3.3
+# (the old process's exit reads as the end of the new one; seen under load 6 s after deferring):
+# the trigger never answers sooner than this.
+MIN_HOLD = 15.0
 
 
 def _default_deferrable() -> bool:
@@ -81,12 +85,14 @@ class _LedgerWait(BaseSensorOperator):
         path = config_path(self.config_variable)
         if self._act(self.verdict(path, context)):
             return None
-        if self._until is not None and (self._until - dt.datetime.now(UTC)).total_seconds() <= RESUME_LEAD:
+        now = dt.datetime.now(UTC)
+        if self._until is not None and (self._until - now).total_seconds() <= RESUME_LEAD + MIN_HOLD:
             return super().execute(context)  # due within seconds: waiting here is cheaper than resuming
-        deadline = dt.datetime.now(UTC) + dt.timedelta(seconds=self.timeout)
-        self.defer(trigger=LedgerTrigger(path=path, poke_interval=self.poke_interval, deadline=deadline.isoformat(),
-                                         lead=RESUME_LEAD, **self.trigger_kwargs(path, context)),
-                   method_name="execute_complete")
+        self.defer(trigger=LedgerTrigger(
+            path=path, poke_interval=self.poke_interval, lead=RESUME_LEAD,
+            deadline=(now + dt.timedelta(seconds=self.timeout)).isoformat(),
+            not_before=(now + dt.timedelta(seconds=MIN_HOLD)).isoformat(), **self.trigger_kwargs(path, context)),
+            method_name="execute_complete")
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         """Back from the triggerer: run on, wait the last seconds here, skip, time out (skipped

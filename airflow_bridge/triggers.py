@@ -25,7 +25,8 @@ class LedgerTrigger(BaseTrigger):
     ``lead`` seconds away, so the resumed task (which takes seconds to start) waits the rest."""
 
     def __init__(self, check: str, app_name: str, path: str, poke_interval: float, deadline: str,
-                 parent: str | None = None, run: dict[str, Any] | None = None, lead: float = 0.0) -> None:
+                 parent: str | None = None, run: dict[str, Any] | None = None, lead: float = 0.0,
+                 not_before: str | None = None) -> None:
         super().__init__()
         self.check = check  # "due" (the run's first step) or "parent"
         self.app_name = app_name
@@ -35,12 +36,13 @@ class LedgerTrigger(BaseTrigger):
         self.parent = parent
         self.run_data = run
         self.lead = float(lead)  # hand back this long before a named time: the task waits the rest itself
+        self.not_before = not_before  # no answer before then (the deferring process must have exited)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return ("airflow_bridge.triggers.LedgerTrigger", {
             "check": self.check, "app_name": self.app_name, "path": self.path,
             "poke_interval": self.poke_interval, "deadline": self.deadline, "parent": self.parent,
-            "run": self.run_data, "lead": self.lead})
+            "run": self.run_data, "lead": self.lead, "not_before": self.not_before})
 
     def verdict(self) -> Any:
         """One look at the ledger (blocking; run in a thread)."""
@@ -55,6 +57,9 @@ class LedgerTrigger(BaseTrigger):
         from airflow_bridge.handover import WAIT
 
         deadline = dt.datetime.fromisoformat(self.deadline)
+        if self.not_before:
+            await asyncio.sleep(max((dt.datetime.fromisoformat(self.not_before) - dt.datetime.now(UTC))
+                                    .total_seconds(), 0.0))
         last = None
         while True:
             try:

@@ -36,6 +36,7 @@ from tests.pg_support import REPO, execute, temp_database
 pytestmark = pytest.mark.airflow_live
 UTC = dt.timezone.utc
 TICK = 3.0  # the cron runner's tick, seconds
+GRID_OFFSET = 40  # seconds between Airflow's grid of the 1-minute DAGs and cron's first tick
 CRONTABBER = Path(sys.executable).with_name("crontabber")
 DOCS = REPO / "docs"
 
@@ -67,13 +68,14 @@ def write_atomically(path: Path, text: str) -> None:
 class CronLoop(threading.Thread):
     """The cron side: ``crontabber --admin.conf=INI`` every TICK seconds, as a crontab would."""
 
-    def __init__(self, ini: Path, env: dict[str, str]) -> None:
+    def __init__(self, ini: Path, env: dict[str, str], first_tick: dt.datetime) -> None:
         super().__init__(daemon=True)
-        self.ini, self.env = ini, env
+        self.ini, self.env, self.first_tick = ini, env, first_tick
         self.halt = threading.Event()
         self.failures: list[str] = []
 
     def run(self) -> None:
+        self.halt.wait(max(0.0, (self.first_tick - dt.datetime.now(UTC)).total_seconds()))
         while not self.halt.is_set():
             started = time.monotonic()
             done = subprocess.run([str(CRONTABBER), f"--admin.conf={self.ini}"], env=self.env,
@@ -159,12 +161,21 @@ def test_airflow_for_real(live):
     deployment, ini, ledger, schema, record, queue = live
     cron_env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
     cron_env.update({"PYTHONPATH": str(REPO), "LIVE_RECORD": str(record), "LIVE_EXECUTOR": "cron"})
-    cron = CronLoop(ini, cron_env)
+    # cron's first tick 40 s after Airflow's grid of the parent: the two schedules float apart, as
+    # they do in life, and each Airflow run's first step waits half a minute (so it defers)
+    grid = wait_until(lambda: deployment.runs("live.parent"), 60, "the scheduler's first live.parent run")
+    phase = dt.datetime.fromisoformat(grid[0]["run_after"]) + dt.timedelta(seconds=GRID_OFFSET)
+    while phase < dt.datetime.now(UTC) + dt.timedelta(seconds=1):
+        phase += dt.timedelta(minutes=1)
+    cron = CronLoop(ini, cron_env, first_tick=phase)
     cron.start()
+    side = Side(deployment, record)
+    side.start()
     try:
-        timeline(deployment, ini, ledger, schema, record, queue, cron)
+        timeline(deployment, ini, ledger, schema, record, queue, cron, side)
     finally:
         cron.stop()
+        side.join(timeout=300)
     assert not cron.failures, cron.failures[:3]
 
 
@@ -178,15 +189,31 @@ def ledger_next_run(ledger: str, name: str) -> dt.datetime | None:
     return rows[0][0].astimezone(UTC) if rows and rows[0][0] else None
 
 
-def timeline(deployment, ini, ledger, schema, record, queue, cron) -> None:
-    t0 = time.monotonic()
-    # -- cron runs parent and child; the cutover goes to the ledger's next run, as `list` shows it
-    first = wait_until(lambda: ledger_next_run(ledger, "parent"), 30, "the cron runner's first parent run")
-    cutover = first if (first - dt.datetime.now(UTC)).total_seconds() >= 25 else first + dt.timedelta(minutes=1)
-    write_atomically(ini, ini_text(ledger, schema, cutover.isoformat(), cutover.isoformat()))
-    print(f"cutover at {cutover.isoformat()} (the parent's next run {first.isoformat()})")
+class Side(threading.Thread):
+    """What the test checks while the timeline waits for the clock (``error``: what failed)."""
 
-    # -- meanwhile: the scheduler ran `hourly` by itself; a manual trigger of its done interval
+    def __init__(self, deployment: Deployment, record: Path) -> None:
+        super().__init__(daemon=True)
+        self.deployment, self.record = deployment, record
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            started = time.monotonic()
+            side_scenarios(self.deployment, self.record)
+            print(f"side scenarios took {time.monotonic() - started:.0f} s")
+        except BaseException as exc:  # re-raised by the test
+            self.error = exc
+
+    def result(self) -> None:
+        self.join(timeout=300)
+        assert not self.is_alive(), "the side scenarios did not finish"
+        if self.error is not None:
+            raise self.error
+
+
+def side_scenarios(deployment: Deployment, record: Path) -> None:
+    # -- the scheduler ran `hourly` by itself; a manual trigger of its done interval does not rerun it
     hourly = wait_until(lambda: [run for run in deployment.runs("live.hourly") if run["state"] == "success"],
                         90, "the scheduler's first live.hourly run")[0]
     assert deployment.task_instances("live.hourly", hourly["dag_run_id"])["hourly"]["state"] == "success"
@@ -220,7 +247,15 @@ def timeline(deployment, ini, ledger, schema, record, queue, cron) -> None:
         assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (folder / name).stat().st_size > 20_000
         if os.environ.get("CRONTABBER_UPDATE_SCREENSHOTS"):  # refresh the ones docs/airflow.md shows
             (DOCS / name).write_bytes((folder / name).read_bytes())
-    print(f"side scenarios done {time.monotonic() - t0:.0f} s into the timeline")
+
+
+def timeline(deployment, ini, ledger, schema, record, queue, cron, side) -> None:
+    t0 = time.monotonic()
+    # -- cron runs parent and child; the cutover goes to the ledger's next run, as `list` shows it
+    first = wait_until(lambda: ledger_next_run(ledger, "parent"), 100, "the cron runner's first parent run")
+    cutover = first if (first - dt.datetime.now(UTC)).total_seconds() >= 25 else first + dt.timedelta(minutes=1)
+    write_atomically(ini, ini_text(ledger, schema, cutover.isoformat(), cutover.isoformat()))
+    print(f"cutover at {cutover.isoformat()} (the parent's next run {first.isoformat()})")
 
     # -- Airflow runs parent and child for two intervals; no unpause, no re-export
     def airflow_runs(name: str) -> int:
@@ -233,12 +268,14 @@ def timeline(deployment, ini, ledger, schema, record, queue, cron) -> None:
     later = (rollback + dt.timedelta(days=1)).replace(microsecond=0)
     write_atomically(ini, ini_text(ledger, schema, later.isoformat(), later.isoformat()))
     print(f"rollback at {rollback.isoformat()}, {time.monotonic() - t0:.0f} s into the timeline")
+    side.result()
     on_celery(deployment, queue, record)
     wait_until(lambda: all(any(side == "cron" and when > rollback for side, _, when in runs_of(recorded(record), n))
                            for n in ("parent", "child")), 150, "cron to run parent and child after the rollback")
     cron.stop()
     check_every_interval_once(recorded(record), cutover, rollback)
     check_skipped_runs(deployment, later)
+    check_deferred(deployment)
     print(f"timeline done after {time.monotonic() - t0:.0f} s")
 
 
@@ -282,6 +319,22 @@ def check_every_interval_once(rows, cutover: dt.datetime, rollback: dt.datetime)
         assert (when - latest).total_seconds() < 60, (when, latest)
 
 
+def check_deferred(deployment: Deployment) -> None:
+    """The ledger sensors deferred to the triggerer while they waited (no worker slot held)."""
+    logs, retried = [], []
+    for dag_id, task_id in (("live.parent", "wait_until_due"), ("live.child", "wait_for_parent")):
+        for run in deployment.runs(dag_id):
+            tis = deployment.task_instances(dag_id, run["dag_run_id"])
+            retried += [(dag_id, ti["task_id"], ti["try_number"]) for ti in tis.values() if ti["try_number"] > 1]
+            ti = tis.get(task_id)
+            if ti and ti["state"] == "success":
+                logs.append(deployment.log(dag_id, run["dag_run_id"], task_id, ti["try_number"]))
+    assert not retried, f"tasks ran more than once (killed or failed): {retried}"
+    deferred = sum("Pausing task as DEFERRED" in text for text in logs)
+    print(f"{deferred} of {len(logs)} ledger sensors that ran their job's interval deferred to the triggerer")
+    assert deferred, logs[:1]
+
+
 def check_skipped_runs(deployment: Deployment, later: dt.datetime) -> None:
     """Runs before the cutover and after the rollback ended at once as skipped, and say why."""
     messages = []
@@ -290,7 +343,8 @@ def check_skipped_runs(deployment: Deployment, later: dt.datetime) -> None:
         gate = tis.get("wait_until_due")
         if gate and gate["state"] == "skipped":
             messages.append(deployment.log("live.parent", run["dag_run_id"], "wait_until_due", gate["try_number"]))
-    before = [text for text in messages if "cron runs this job" in text and later.strftime("%Y-%m-%d") not in text]
-    after = [text for text in messages if f"cron runs this job until {later:%Y-%m-%d %H:%M:%S} UTC" in text]
+    rolled_back = f"cron runs this job until {later:%Y-%m-%d %H:%M:%S} UTC"
+    before = [text for text in messages if "cron runs this job" in text and rolled_back not in text]
+    after = [text for text in messages if rolled_back in text]
     print(f"live.parent: {len(before)} runs skipped before the cutover, {len(after)} after the rollback")
     assert before and after, messages[-3:]
