@@ -12,6 +12,9 @@ POSTGRES = ["psycopg2-binary>=2.9"]
 SENTRY = ["sentry-sdk>=2.0,<3"]
 AIRFLOW = ["apache-airflow==3.3.*", "apache-airflow-providers-standard",
            "apache-airflow-providers-common-sql", "apache-airflow-providers-postgres", "asyncpg"]
+# celery 5.7.0 kills the scheduler and workers (ImportError: cannot import name 'retry' from
+# 'celery.backends.database'); this set works with Airflow 3.3 (docs/airflow.md, the live test tier)
+CELERY = ["apache-airflow-providers-celery==3.26.0", "celery[redis]==5.6.3"]
 
 setup(
     name="crontabber-ng",
@@ -29,7 +32,9 @@ setup(
         "postgres": POSTGRES,
         "sentry": SENTRY,
         "airflow": AIRFLOW + POSTGRES,
-        "test": POSTGRES + AIRFLOW + SENTRY + ["pytest>=8", "ruff", "prometheus-client>=0.20", "mock>=5"],
+        "celery": AIRFLOW + POSTGRES + CELERY,
+        "test": POSTGRES + AIRFLOW + CELERY + SENTRY + ["pytest>=8", "ruff", "prometheus-client>=0.20", "mock>=5",
+                                                   "httpx", "websockets"],
     },
     entry_points={
         "console_scripts": ["crontabber = crontabber.cli.main:main"],

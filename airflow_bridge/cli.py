@@ -14,7 +14,9 @@ import ast
 from pathlib import Path
 from typing import Any, TextIO
 
-from airflow_bridge.export import Export, export, file_name
+from airflow_bridge.export import Export, Options, export, file_name
+from airflow_bridge.mapping import CONFIG_VARIABLE
+from airflow_bridge.native_map import parse_variables
 from airflow_bridge.source import HEADER
 from crontabber.errors import UsageError
 
@@ -30,17 +32,23 @@ def export_command(settings: Any, args: argparse.Namespace, out: TextIO, err: Te
 
         require_airflow()  # before anything is written: one line, exit 2
     names = args.jobs.split(",") if args.jobs else None
-    mode = args.mode or "bridge"
-    result = export(settings, mode, names)
+    options = Options(mode=args.mode or "bridge", config_variable=args.config_variable or CONFIG_VARIABLE,
+                      dag_id_prefix=args.dag_id_prefix or "", variables=parse_variables(args.var or []))
+    result = export(settings, options.mode, names, options)
     for app_name, why in result.skipped.items():
-        err.write(f"not exported ({mode} mode): {app_name}: {why}\n")
+        err.write(f"not exported ({options.mode} mode): {app_name}: {why}\n")
     if not result.files:
-        raise UsageError(_nothing_exported(settings, result, mode))
+        raise UsageError(_nothing_exported(settings, result, options.mode))
     folder = Path(args.output)
     folder.mkdir(parents=True, exist_ok=True)
     written, unchanged = write_files(folder, result)
+    for app_name, named in result.taken_along.items():
+        out.write(f"taking {app_name} along: native mode moves a connected group together "
+                  f"(it is connected to {named} through depends_on)\n")
     _report_mapping(result, out)
     out.write(f"{len(written)} written, {len(unchanged)} unchanged in {folder}\n")
+    for key in result.unused_variables:
+        err.write(f"note: --var {key}: no exported shell job has an env key or cwd {key!r}\n")
     verbose = getattr(args, "verbose", False)
     for model in result.models:  # notes travel in each file's header; say them when the file changed
         if verbose or file_name(model.dag_id) in written:

@@ -18,7 +18,11 @@ from crontabber.timefmt import duration
 
 DAY = 86400
 CONFIG_VARIABLE = "crontabber_config"  # Airflow Variable holding the config path (or env CRONTABBER_CONFIG)
+CONFIG_TAG = "crontabber-config:"  # + the Variable: how tools (the UI plugin) find a DAG's configuration
 TIMEOUT_GRACE = 60  # bridge mode: Airflow's execution_timeout leaves crontabber time to record its own
+POKE_FLOOR = 5.0  # seconds: a PostgreSQL poke costs ~30 ms (benchmarks/ledger_poke.py), so < 1% of a core
+POKE_CEILING = 60.0  # a child starts at most this long after its parent allows it
+DEFAULT_OWNER = "crontabber"
 _BAD_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -112,15 +116,25 @@ def unmapped_notes(job: Any, mode: str) -> list[str]:
     return notes
 
 
-def base_model(job: Any, settings: Any, mode: str, ids: dict[str, str]) -> DagModel:
-    """The DAG-level part of a job's model (schedule, cutover, retries, docs); tasks come later."""
+def poke_interval(job: Any) -> float:
+    """How often a sensor of ``job`` looks at the ledger: a twentieth of its interval, at most
+    ``error_retry_time`` and ``POKE_CEILING``, at least ``POKE_FLOOR`` (the measured cost bound)."""
+    wanted = min(float(job.settings.error_retry_time), job.schedule.interval_seconds / 20, POKE_CEILING)
+    return max(POKE_FLOOR, round(wanted, 1))
+
+
+def base_model(job: Any, settings: Any, options: Any, ids: dict[str, str]) -> DagModel:
+    """The DAG-level part of a job's model (schedule, cutover, retries, docs); tasks come later.
+
+    Bridge DAGs are deployed unpaused with no start_date: who runs each run is decided at run
+    time (``handover``). Native DAGs start at ``on_airflow_since`` (paused without one).
+    """
+    mode = options.mode
     timezone = zone_name(settings.timezone)
     spec, notes = schedule_spec(job, timezone)
     retries, retry_notes = retry_args(job)
     since = job.settings.on_airflow_since
-    default_args: dict[str, Any] = {}
-    if job.settings.owner:
-        default_args["owner"] = job.settings.owner
+    default_args: dict[str, Any] = {"owner": job.settings.owner or DEFAULT_OWNER}
     default_args.update(retries)
     if job.settings.timeout:
         grace = TIMEOUT_GRACE if mode == "bridge" else 0
@@ -129,18 +143,27 @@ def base_model(job: Any, settings: Any, mode: str, ids: dict[str, str]) -> DagMo
             notes.append(f"execution_timeout = timeout + {grace} s, so crontabber records its own timeout first")
     if job.is_backfill:
         default_args["depends_on_past"] = True
-    if since is None:
-        notes.append("no on_airflow_since: the DAG is created paused and the cron runner still runs "
-                     "the job; set on_airflow_since to the next run `crontabber list` shows to cut over")
-        if job.is_backfill:
-            notes.append("backfill job: catchup turns on once on_airflow_since gives the DAG its start_date")
+    if mode == "bridge":  # Airflow needs a start_date for catchup: a backfill job's on_airflow_since
+        start = since if job.is_backfill else None
+        catchup, paused = start is not None, False
+        if job.is_backfill and since is None:
+            notes.append("backfill job without on_airflow_since: catchup stays off (Airflow needs a start_date); "
+                         "each run also runs the dates the ledger misses before its own, as cron does")
+        if spec.kind == "delta":
+            notes.append(f"floating {spec.schedule_text} interval: Airflow starts a run every {spec.schedule_text} "
+                         "from when it first scheduled the DAG; each run waits until the ledger's last run plus "
+                         f"{spec.schedule_text}, as the cron runner would")
+    else:
+        start, catchup, paused = since, job.is_backfill and since is not None, since is None
+        if since is None:
+            notes.append("no on_airflow_since: the DAG is created paused; set on_airflow_since to the next run "
+                         "`crontabber list` shows, or unpause it once the cron runner no longer runs the job")
     description = job.description
     return DagModel(
-        dag_id=ids[job.app_name], mode=mode, provenance=provenance(job),
-        schedule=spec, start_date=since, catchup=job.is_backfill and since is not None, max_active_runs=1,
-        paused_on_creation=since is None,
+        dag_id=options.dag_id_prefix + ids[job.app_name], mode=mode, provenance=provenance(job),
+        schedule=spec, start_date=start, catchup=catchup, max_active_runs=1, paused_on_creation=paused,
         description=description.splitlines()[0][:200] if description else f"crontabber job {job.app_name}",
-        doc_md=description, tags=_tags(job, mode), default_args=default_args, tasks=[],
+        doc_md=description, tags=_tags(job, mode, options.config_variable), default_args=default_args, tasks=[],
         notes=notes + retry_notes + unmapped_notes(job, mode))
 
 
@@ -158,8 +181,8 @@ def provenance(job: Any) -> Provenance:
     return Provenance(app_name=job.app_name, source=source, schedule_line=job.entry.text, where=where)
 
 
-def _tags(job: Any, mode: str) -> tuple[str, ...]:
-    tags = ["crontabber", f"crontabber-{mode}"]
+def _tags(job: Any, mode: str, variable: str) -> tuple[str, ...]:
+    tags = ["crontabber", f"crontabber-{mode}", CONFIG_TAG + variable]
     tags += [tag for tag in job.settings.tags if tag not in tags]
     return tuple(tags)
 

@@ -1,91 +1,191 @@
 """Native mode (after migration): jobs become plain Airflow operators, with no crontabber ledger.
 
-Shell jobs -> BashOperator (every user value through ``env``, the command made of
-fixed tokens only), procedure jobs -> SQLExecuteQueryOperator on a connection id,
-Python jobs -> PythonOperator; each parent -> ExternalTaskSensor on the parent's
-latest instant at or before the child's logical date. Pure data; no Airflow import.
+Shell jobs -> BashOperator whose ``bash_command`` is the command itself, shell-quoted
+from its argv and wrapped in ``literal()`` (never Jinja), with ``cwd=`` and ``env=``;
+procedure jobs -> SQLExecuteQueryOperator on a connection id; Python jobs ->
+PythonOperator; each parent -> ``ParentRunSensor`` (the parent DAG's latest run
+succeeded and is not overdue, crontabber's rule). A connected group of jobs moves
+together. Values mapped to Airflow Variables (``--var KEY``) travel through
+``env=``/``cwd=`` templates, never through the command text. Pure data; no Airflow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import shlex
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_bridge.mapping import CONFIG_VARIABLE, children_of
 from airflow_bridge.model import ScheduleSpec, TaskModel
 
 DEFAULT_CONN_ID = "crontabber_postgres"
-BASE_TEMPLATE = "{{ var.value.get('crontabber_base', '') }}"  # ours, never user data
-DATE_TEMPLATE = "{{ (logical_date or dag_run.run_after).in_timezone(params.crontabber_timezone).isoformat() }}"
+BASE_VARIABLE = "{{ var.value.crontabber_base }}"  # ours, never user data
+DATE_TEMPLATE = ("{{ params.date or (logical_date or dag_run.run_after)"
+                 ".in_timezone(params.crontabber_timezone).isoformat() }}")
+STDIN_ENV = "CRONTABBER_STDIN"
+_USER = re.compile(r"^[A-Za-z0-9_.-]*$")
 
 
-def blocked_jobs(jobs: Sequence[Any], selected: set[str], specs: dict[str, ScheduleSpec]) -> dict[str, str]:
-    """app name -> why it cannot go native (its parents or children stand in the way)."""
-    blocked: dict[str, str] = {}
-    names = {job.app_name for job in jobs}
+def connected_group(jobs: Sequence[Any], selected: Sequence[Any]) -> tuple[list[Any], dict[str, str]]:
+    """The selected jobs with every job connected to them through ``depends_on`` (a native DAG
+    writes no ledger, so a group moves together), in config order, and what was taken along."""
+    by_name = {job.app_name: job for job in jobs}
+    links: dict[str, set[str]] = {name: set() for name in by_name}
     for job in jobs:
-        if job.app_name not in selected:
-            continue
         for parent in job.depends_on:
-            if parent not in names:
-                blocked[job.app_name] = f"depends on {parent!r}, which is not configured"
-            elif specs[parent].kind == "delta":
-                blocked[job.app_name] = (
-                    f"depends on {parent!r}, which runs on a floating {specs[parent].schedule_text} interval: "
-                    "an ExternalTaskSensor needs the upstream's instants; keep it in bridge mode or give "
-                    f"{parent!r} a time of day or cron expression")
-    children = children_of(jobs)
-    changed = True
-    while changed:
-        changed = False
-        for name in sorted(selected):
-            if name in blocked:
-                continue
-            waiting = [child for child in children.get(name, ()) if child not in selected or child in blocked]
-            if waiting:
-                blocked[name] = (f"its children {', '.join(map(repr, waiting))} would still run on cron or in "
-                                 "bridge mode and read the ledger, which native DAGs do not write: move "
-                                 "them to native mode with it")
-                changed = True
-    return blocked
+            if parent in by_name:
+                links[job.app_name].add(parent)
+                links[parent].add(job.app_name)
+    reason: dict[str, str] = {}
+    todo = [job.app_name for job in selected]
+    seen = set(todo)
+    while todo:
+        name = todo.pop()
+        for other in sorted(links[name]):
+            if other not in seen:
+                seen.add(other)
+                reason[other] = reason.get(name, name)
+                todo.append(other)
+    return [job for job in jobs if job.app_name in seen], reason
 
 
-def job_task(job: Any, task_id: str, settings: Any) -> tuple[TaskModel, list[str]]:
+class VariableMap:
+    """Which values go to Airflow Variables: ``--var KEY[=NAME]`` for every job, a job's own
+    ``airflow_variables`` key over it; records each use to report conflicts and unused keys."""
+
+    def __init__(self, variables: Mapping[str, str]) -> None:
+        self.variables = dict(variables)
+        self.uses: dict[str, dict[str, list[str]]] = {}  # Variable -> value -> app names
+
+    def for_job(self, section: Mapping[str, Any]) -> dict[str, str]:
+        own = parse_variables(section.get("airflow_variables"))
+        return {**self.variables, **own}
+
+    def use(self, name: str, value: str, app_name: str) -> str:
+        self.uses.setdefault(name, {}).setdefault(value, []).append(app_name)
+        return "{{ var.value['" + name + "'] }}"  # name checked: letters, digits, _ . - only
+
+    def conflict(self) -> str | None:
+        """A one-line error when one Variable stands for different values in different jobs."""
+        for name, values in sorted(self.uses.items()):
+            if len(values) > 1:
+                shown = "; ".join(f"{', '.join(apps)}: {value!r}" for value, apps in values.items())
+                return (f"the Airflow Variable {name!r} would stand for different values ({shown}); "
+                        "map each job's own with airflow_variables = KEY=NAME in its section")
+        return None
+
+    def unused(self) -> list[str]:
+        used = set(self.uses)
+        return [key for key, name in self.variables.items() if name not in used]
+
+
+def parse_variables(value: Any) -> dict[str, str]:
+    """``KEY, KEY2=NAME`` -> {KEY: Variable name} (a KEY alone maps to the Variable KEY)."""
+    from crontabber.errors import ConfigError
+
+    items = value if isinstance(value, (list, tuple)) else re.split(r"[,\s]+", str(value or ""))
+    mapping = {}
+    for item in items:
+        key, _, name = str(item).strip().partition("=")
+        if not key.strip():
+            continue
+        name = (name or key).strip()
+        if not re.match(r"^[A-Za-z0-9_.-]+$", name):
+            raise ConfigError(f"airflow_variables: {name!r} is not an Airflow Variable name "
+                              "(letters, digits, _ . - only)")
+        mapping[key.strip()] = name
+    return mapping
+
+
+def job_task(job: Any, task_id: str, settings: Any, config_variable: str,
+             variables: VariableMap) -> tuple[TaskModel, list[str]]:
     """The operator that does the job's work, and notes on what it cannot carry over."""
     if job.kind == "shell":
-        return _shell_task(job, task_id)
+        return shell_task(job, task_id, variables)
     if job.kind == "procedure":
         return _procedure_task(job, task_id, settings)
-    return TaskModel(task_id, "python", {"target": job.target, "config_variable": CONFIG_VARIABLE,
+    return TaskModel(task_id, "python", {"target": job.target, "config_variable": config_variable,
                                          "backfill": job.is_backfill}), []
 
 
-def _shell_task(job: Any, task_id: str) -> tuple[TaskModel, list[str]]:
+def command_text(section: Mapping[str, Any], spec: Any) -> str:
+    """The shell command a person would write for the job: its argv shell-quoted, behind
+    ``ionice``/``nice``, after sourcing ``rc_file``, fed ``stdin`` exactly (no added newline)."""
+    from crontabber.legacy.shell import parse_bool
+
+    command = str(section.get("command") or "")
+    prefix = ["ionice", *spec.ionice] if spec.ionice else []
+    if spec.nice is not None:
+        prefix += ["nice", "-n", str(spec.nice)]
+    rc = spec.rc_file
+    if parse_bool(str(section.get("shell") or ""), "shell"):
+        inner = f". {shlex.quote(rc)} || exit\n{command}" if rc else command
+        text = shlex.join([*prefix, "/bin/sh", "-c", inner])
+        rc = None
+    else:
+        text = shlex.join([*prefix, *shlex.split(command)])
+    if spec.stdin is not None:
+        text = f'printf \'%s\' "${STDIN_ENV}" | {text}'
+    if rc:
+        text = f". {shlex.quote(rc)} && {text}"
+    return text + " " if text.endswith((".sh", ".bash")) else text  # else read as a template file
+
+
+def shell_task(job: Any, task_id: str, variables: VariableMap) -> tuple[TaskModel, list[str]]:
+    """BashOperator arguments as data: (``"literal"``, text) or (``"template"``, our Jinja)."""
     from crontabber.legacy.shell import ShellSpec
 
-    spec = ShellSpec.from_section(job.config)
-    argv = spec.full_argv()
-    env = {name: value for name, value in sorted(spec.env.items())}
-    words = []
-    for index, word in enumerate(argv):
-        env[f"CRONTABBER_ARGV_{index}"] = word
-        words.append(f'"$CRONTABBER_ARGV_{index}"')
-    steps = ['base="$CRONTABBER_BASE_VARIABLE"', 'if [ -z "$base" ]; then base="$CRONTABBER_BASE"; fi',
-             'if [ -n "$base" ]; then cd "$base" || exit 1; fi']
-    if spec.cwd:
-        env["CRONTABBER_CWD"] = spec.cwd
-        steps.append('cd "$CRONTABBER_CWD" || exit 1')
-    run = "exec " + " ".join(words)
+    section = job.config
+    spec = ShellSpec.from_section(section)
+    mapped = variables.for_job(section)
+    env: dict[str, list[str]] = {}
+    for key, value in sorted(spec.env.items()):
+        env[key] = (["template", variables.use(mapped[key], value, job.app_name)] if key in mapped
+                    else ["literal", value])
     if spec.stdin is not None:
-        env["CRONTABBER_STDIN"] = spec.stdin
-        run += ' <<< "$CRONTABBER_STDIN"'
+        env[STDIN_ENV] = ["literal", spec.stdin]
+    raw_cwd = str(section.get("cwd") or "").strip()
+    words = [*shlex.split(str(section.get("command") or "")), spec.rc_file or ""]
+    if "cwd" in mapped and raw_cwd:
+        cwd = ["template", variables.use(mapped["cwd"], raw_cwd, job.app_name)]
+    else:
+        cwd = cwd_arg(raw_cwd, any(_relative_path(word) for word in words))
     notes = []
-    if spec.output_limit:
+    if spec.output_limit and str(section.get("output_limit") or "").strip():
         notes.append("output_limit is not used: Airflow keeps the whole task log")
-    if spec.stdin is not None:
-        notes.append("stdin is passed with a here-string, which adds one trailing newline")
-    bash_command = "; ".join(steps + [run]) + " "  # the trailing space: never read as a .sh template file
-    return TaskModel(task_id, "bash", {"bash_command": bash_command, "env": env}), notes
+    if cwd and cwd[0] == "template" and BASE_VARIABLE in cwd[1]:
+        notes.append("relative paths start from the Airflow Variable crontabber_base (the folder the "
+                     "cron runner ran in)")
+    args: dict[str, Any] = {"bash_command": command_text(section, spec), "env": env}
+    if cwd:
+        args["cwd"] = cwd
+    return TaskModel(task_id, "bash", args), notes
+
+
+def cwd_arg(raw: str, needs_base: bool) -> list[str] | None:
+    """``cwd=`` for a job's ``cwd`` key: absolute as it is, ``~`` resolved on the worker that runs
+    the job, relative (or none, when the command uses relative paths) from ``crontabber_base``."""
+    from crontabber.errors import ConfigError
+
+    if not raw:
+        return ["template", BASE_VARIABLE] if needs_base else None
+    if raw.startswith("~"):
+        head, slash, rest = raw.partition("/")
+        if not _USER.match(head[1:]):
+            raise ConfigError(f"cwd {raw!r}: {head!r} is not a user name")
+        return ["template", "{{ expanduser('" + head + "') }}" + (slash + _jinja_text(rest) if slash else "")]
+    if raw.startswith("/"):
+        return ["literal", raw]
+    return ["template", BASE_VARIABLE + "/" + _jinja_text(raw)]
+
+
+def _jinja_text(text: str) -> str:
+    """User text as template data: every ``{`` (which could open a Jinja tag) as ``{{ '{' }}``."""
+    return text.replace("{", "{{ '{' }}")
+
+
+def _relative_path(word: str) -> bool:
+    return "/" in word and not word.startswith(("/", "~"))
 
 
 def quote_identifier(part: str) -> str:
@@ -144,11 +244,12 @@ def conn_id_of(settings: Any) -> str:
     return str(value or "").strip() or DEFAULT_CONN_ID
 
 
-def upstream_sensor(job: Any, parent_id: str, parent_spec: ScheduleSpec) -> TaskModel:
-    """An ExternalTaskSensor on the parent's job task at its latest instant at or before ours."""
-    anchor = parent_spec.anchor.isoformat() if parent_spec.anchor else None
-    return TaskModel(f"wait_for_{parent_id}", "external_sensor", {
-        "external_dag_id": parent_id, "external_task_id": parent_id,
-        "poke_interval": float(job.settings.error_retry_time),
-        "timeout": float(job.schedule.interval_seconds),
-        "schedule": parent_spec.schedule_text, "timezone": parent_spec.timezone, "anchor": anchor})
+def upstream_sensor(job: Any, parent_dag_id: str, parent_task_id: str, parent_spec: ScheduleSpec | None) -> TaskModel:
+    """A ``ParentRunSensor`` on the parent DAG's job task: crontabber's rule, no aligned instants."""
+    from airflow_bridge.mapping import poke_interval
+
+    return TaskModel(f"wait_for_{parent_task_id}", "parent_sensor", {
+        "parent_dag_id": parent_dag_id, "parent_task_id": parent_task_id,
+        "schedule": parent_spec.schedule_text if parent_spec else job.schedule.text,
+        "timezone": parent_spec.timezone if parent_spec else "UTC",
+        "poke_interval": poke_interval(job), "timeout": float(job.schedule.interval_seconds)})

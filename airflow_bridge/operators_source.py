@@ -6,17 +6,19 @@ from collections import defaultdict
 from typing import Any
 
 from airflow_bridge.model import DagModel, ScheduleSpec, TaskModel
-from airflow_bridge.native_map import BASE_TEMPLATE
 from airflow_bridge.source import Code, call, duration, literal, text_literal  # noqa: F401
 
 OPERATORS = {
     "job": ("airflow_bridge.operators", "CrontabberJobOperator"),
+    "due_sensor": ("airflow_bridge.sensors", "LedgerDueSensor"),
     "ledger_sensor": ("airflow_bridge.sensors", "LedgerSensor"),
+    "parent_sensor": ("airflow_bridge.sensors", "ParentRunSensor"),
     "python": ("airflow.providers.standard.operators.python", "PythonOperator"),
     "bash": ("airflow.providers.standard.operators.bash", "BashOperator"),
     "sql": ("airflow.providers.common.sql.operators.sql", "SQLExecuteQueryOperator"),
-    "external_sensor": ("airflow.providers.standard.sensors.external_task", "ExternalTaskSensor"),
 }
+FORCE_HELP = "Run the job even if the ledger already has this interval (or date), or cron runs it."
+DATE_HELP = "Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date."
 
 
 class Imports:
@@ -67,11 +69,26 @@ def schedule_code(spec: ScheduleSpec, imports: Imports) -> Code:
                      depth=1))
 
 
-def dag_params(model: DagModel) -> dict[str, Any]:
-    """DAG ``params`` the tasks' own templates read (never user text inside a template)."""
+def dag_params(model: DagModel, imports: Imports) -> dict[str, Any]:
+    """The DAG's ``params``: ``force`` and ``date`` for a person's trigger (every DAG), and what
+    the tasks' own templates read (never user text inside a template)."""
+    param = imports.add("airflow.sdk", "Param")
+    params: dict[str, Any] = {
+        "force": Code(call(param, [("type", "boolean"), ("description", FORCE_HELP)], depth=2, positional=[False])),
+        "date": Code(call(param, [("type", ["null", "string"]), ("format", "date"), ("description", DATE_HELP)],
+                          depth=2, positional=[None])),
+    }
     if any(task.kind == "sql" and "parameters" in task.args for task in model.tasks):
-        return {"crontabber_timezone": model.schedule.timezone}
-    return {}
+        params["crontabber_timezone"] = model.schedule.timezone
+    return params
+
+
+def dag_macros(model: DagModel, imports: Imports) -> dict[str, Any] | None:
+    """``user_defined_macros`` the templates use: ``expanduser`` resolves ``~`` on the worker."""
+    if any("expanduser(" in str(task.args.get("cwd", "")) for task in model.tasks):
+        imports.add("os")
+        return {"expanduser": Code("os.path.expanduser")}
+    return None
 
 
 def task_code(task: TaskModel, imports: Imports, depth: int) -> str:
@@ -82,9 +99,15 @@ def task_code(task: TaskModel, imports: Imports, depth: int) -> str:
     kwargs: list[tuple[str, Any]] = [("task_id", task.task_id)]
     if task.kind == "job":
         kwargs += [("app_name", args["app_name"]), ("config_variable", args["config_variable"])]
-    elif task.kind == "ledger_sensor":
-        kwargs += [("app_name", args["app_name"]), ("parent", args["parent"]),
-                   ("config_variable", args["config_variable"]), ("mode", "poke"),
+    elif task.kind in ("due_sensor", "ledger_sensor"):
+        kwargs += [("app_name", args["app_name"])]
+        if task.kind == "ledger_sensor":
+            kwargs.append(("parent", args["parent"]))
+        kwargs += [("config_variable", args["config_variable"]), ("mode", "poke"),
+                   ("poke_interval", args["poke_interval"]), ("timeout", args["timeout"]), ("soft_fail", True)]
+    elif task.kind == "parent_sensor":
+        kwargs += [("parent_dag_id", args["parent_dag_id"]), ("parent_task_id", args["parent_task_id"]),
+                   ("schedule", args["schedule"]), ("timezone", args["timezone"]), ("mode", "poke"),
                    ("poke_interval", args["poke_interval"]), ("timeout", args["timeout"]), ("soft_fail", True)]
     elif task.kind == "python":
         function = imports.add("airflow_bridge.runtime", "run_native_job")
@@ -93,24 +116,26 @@ def task_code(task: TaskModel, imports: Imports, depth: int) -> str:
                                   "backfill": args["backfill"]})]
     elif task.kind == "bash":
         wrap = imports.add("airflow.sdk", "literal")
-        env: dict[str, Any] = {key: Code(f"{wrap}({text_literal(value)})") for key, value in args["env"].items()}
-        env["CRONTABBER_BASE_VARIABLE"] = BASE_TEMPLATE
-        kwargs += [("bash_command", args["bash_command"]), ("env", env), ("append_env", True),
-                   ("skip_on_exit_code", None)]
+        kwargs.append(("bash_command", Code(f"{wrap}({text_literal(args['bash_command'])})")))
+        if "cwd" in args:
+            kwargs.append(("cwd", _value(args["cwd"], wrap)))
+        if args["env"]:
+            kwargs += [("env", {key: _value(value, wrap) for key, value in args["env"].items()}),
+                       ("append_env", True)]
+        kwargs.append(("skip_on_exit_code", None))
     elif task.kind == "sql":
         wrap = imports.add("airflow.sdk", "literal")
         kwargs += [("conn_id", args["conn_id"]), ("sql", Code(call(wrap, [], depth + 1, positional=[args["sql"]])))]
         if "parameters" in args:
             kwargs.append(("parameters", args["parameters"]))
-    elif task.kind == "external_sensor":
-        function = imports.add("airflow_bridge.runtime", "latest_instant")
-        date_fn = call(function, [("anchor", args["anchor"])], depth=depth + 1,
-                       positional=[args["schedule"], args["timezone"]])
-        kwargs += [("external_dag_id", args["external_dag_id"]), ("external_task_id", args["external_task_id"]),
-                   ("execution_date_fn", Code(date_fn)), ("mode", "poke"),
-                   ("poke_interval", args["poke_interval"]), ("timeout", args["timeout"]),
-                   ("soft_fail", True), ("check_existence", True)]
+        kwargs.append(("hook_params", {"enable_log_db_messages": True}))  # RAISE NOTICE text in the task log
     return call(name, kwargs, depth=depth)
 
 
-__all__ = ["Imports", "dag_params", "literal", "schedule_code", "task_code"]
+def _value(value: list[str], wrap: str) -> Any:
+    """A bash argument: user text as ``literal(...)`` (never Jinja), or our own template text."""
+    kind, text = value
+    return Code(f"{wrap}({text_literal(text)})") if kind == "literal" else text
+
+
+__all__ = ["Imports", "dag_macros", "dag_params", "literal", "schedule_code", "task_code"]

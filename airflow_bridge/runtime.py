@@ -2,7 +2,8 @@
 
 The config path is never in a DAG file: it comes from the ``CRONTABBER_CONFIG``
 environment variable of the worker, else the Airflow Variable the file names
-(``crontabber_config``). crontabber itself is imported only when a task runs.
+(``crontabber_config`` unless exported with ``--config-variable``). crontabber
+itself is imported only when a task runs.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 CONFIG_ENV = "CRONTABBER_CONFIG"
@@ -20,6 +21,10 @@ _SETTINGS: dict[tuple[str, float], Any] = {}
 
 class JobFailed(Exception):
     """The crontabber job failed (or could not take its lock); Airflow retries the task."""
+
+
+class NotThisRun(Exception):
+    """The run is not Airflow's to do (cron runs the job): the task ends as skipped."""
 
 
 def config_path(variable: str) -> str:
@@ -35,11 +40,10 @@ def config_path(variable: str) -> str:
     return path
 
 
-def load(variable: str) -> Any:
-    """The crontabber Settings (cached per process while the file is unchanged)."""
+def load_path(path: str) -> Any:
+    """The crontabber Settings of ``path`` (cached per process while the file is unchanged)."""
     from crontabber.config.settings import load_settings
 
-    path = config_path(variable)
     key = (path, os.stat(path).st_mtime)
     if key not in _SETTINGS:
         _SETTINGS.clear()
@@ -47,82 +51,136 @@ def load(variable: str) -> Any:
     return _SETTINGS[key]
 
 
-def run_date(context: Mapping[str, Any]) -> dt.datetime:
-    """The date a backfill run is for: the run's logical date, else ``run_after`` (manual runs)."""
-    when = context.get("logical_date")
-    if when is None:
-        dag_run = context.get("dag_run")
-        when = getattr(dag_run, "run_after", None) or dt.datetime.now(dt.timezone.utc)
-    return _aware(when)
+def load(variable: str) -> Any:
+    """The crontabber Settings named by the Airflow Variable ``variable`` (or the environment)."""
+    return load_path(config_path(variable))
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def run_of(job: Any, context: Mapping[str, Any]) -> Any:
+    """The DAG run as ``handover.Run``: its instant, whether a person triggered it, its params."""
+    from airflow_bridge.handover import Run, date_param
+
+    dag_run = context.get("dag_run")
+    when = context.get("logical_date") or getattr(dag_run, "logical_date", None)
+    when = when or getattr(dag_run, "run_after", None) or now()
+    run_type = str(getattr(getattr(dag_run, "run_type", None), "value", getattr(dag_run, "run_type", "")))
+    params = context.get("params") or {}
+    text = params.get("date")
+    try:
+        date = date_param(job, text) if text else None
+    except ValueError as exc:
+        raise JobFailed(str(exc)) from None
+    return Run(instant=aware(when), manual=run_type not in ("scheduled", "backfill"),
+               force=bool(params.get("force")), date=date)
+
+
+def run_to_dict(run: Any) -> dict[str, Any]:
+    """A ``handover.Run`` as JSON-able data (for a trigger's kwargs)."""
+    return {"instant": run.instant.isoformat(), "manual": run.manual, "force": run.force,
+            "date": run.date.isoformat() if run.date else None}
+
+
+def run_from_dict(data: Mapping[str, Any]) -> Any:
+    from airflow_bridge.handover import Run
+
+    return Run(instant=aware(data["instant"]), manual=bool(data["manual"]), force=bool(data["force"]),
+               date=aware(data["date"]) if data.get("date") else None)
+
+
+def ledger_rows(settings: Any, names: list[str]) -> dict[str, Any]:
+    """The ledger rows of ``names`` (one short connection)."""
+    ledger = settings.open_ledger()
+    try:
+        return ledger.load(names)
+    finally:
+        ledger.close()
+
+
+def gate_verdict(app_name: str, path: str, run: Any) -> Any:
+    """The first step of a bridge run (``handover.gate``) against the ledger as it is now."""
+    from airflow_bridge.handover import gate
+
+    settings = load_path(path)
+    job = settings.job(app_name)
+    state = ledger_rows(settings, [job.app_name]).get(job.app_name)
+    return gate(job, state, run, now())
+
+
+def parent_verdict(app_name: str, parent: str, path: str, force: bool = False) -> Any:
+    """Whether ``parent`` lets ``app_name`` run now, by crontabber's own rule (a handover.Verdict)."""
+    from airflow_bridge.handover import RUN, WAIT, Verdict
+    from crontabber.rules import dependency_problem
+
+    if force:
+        return Verdict(RUN, f"forced by params.force: not waiting for {parent!r}")
+    settings = load_path(path)
+    states = ledger_rows(settings, [parent])
+    configured = [job.app_name for job in settings.jobs]
+    problem = dependency_problem([parent], states, now(), configured)
+    if problem is None:
+        return Verdict(RUN, f"{parent!r} succeeded last time and is not overdue")
+    return Verdict(WAIT, f"{app_name} waits: {problem}")
 
 
 def run_bridge_job(app_name: str, variable: str, context: Mapping[str, Any]) -> str:
-    """Run the job through crontabber's runner: same lock, same ledger rows; raise on failure."""
+    """Run the job through crontabber's runner (same lock, same ledger rows) unless the ledger
+    already has this run's interval; raise on failure so Airflow retries."""
+    from airflow_bridge.handover import already_done, backfill_date, cron_message, dates_to_run
     from crontabber.clock import SystemClock
     from crontabber.outcomes import Outcome
     from crontabber.runner import Runner
 
     settings = load(variable)
     job = settings.job(app_name)
-    date = run_date(context) if job.is_backfill else None
+    run = run_of(job, context)
+    cron = cron_message(job, run, now())  # on_airflow_since may have moved (a rollback) since the gate
+    if cron is not None:
+        raise NotThisRun(cron)
+    date = backfill_date(job, run, now())
     ledger = settings.open_ledger()
     try:
-        result = Runner(settings, ledger, SystemClock()).run_once(job.app_name, date)
+        runner = Runner(settings, ledger, SystemClock())
+        dates = [None] if date is None else dates_to_run(job, ledger.load([job.app_name]).get(job.app_name), run, date)
+        for when in dates:
+            result = runner.run_once(job.app_name, when,
+                                     unless=lambda state, when=when: already_done(job, state, run, now(), when))
+            if result.outcome is Outcome.NOT_DUE:
+                log.info("crontabber: %s not run: %s", app_name, result.reason)
+                continue
+            log.info("crontabber: %s", result)
+            if result.outcome is Outcome.SKIPPED_LOCKED:
+                raise JobFailed(f"{app_name}: {result.reason}; retrying later")
+            if result.outcome.is_failure:
+                raise JobFailed(f"{app_name} {result.outcome.value}: {result.reason}")
     finally:
         ledger.close()
-    log.info("crontabber: %s", result)
-    if result.outcome is Outcome.SKIPPED_LOCKED:
-        raise JobFailed(f"{app_name}: {result.reason}; retrying later")
-    if result.outcome.is_failure:
-        raise JobFailed(f"{app_name} {result.outcome.value}: {result.reason}")
     return result.outcome.value
 
 
-def parent_problem(app_name: str, parent: str, variable: str) -> str | None:
-    """Why ``parent`` does not allow ``app_name`` to run now, by crontabber's own rule (None: it does)."""
-    from crontabber.rules import dependency_problem
-
-    settings = load(variable)
-    ledger = settings.open_ledger()
-    try:
-        states = ledger.load([parent])
-    finally:
-        ledger.close()
-    configured = [job.app_name for job in settings.jobs]
-    return dependency_problem([parent], states, dt.datetime.now(dt.timezone.utc), configured)
-
-
-def run_native_job(target: str, config_variable: str, backfill: bool, logical_date: Any = None,
-                   dag_run: Any = None) -> None:
+def run_native_job(target: str, config_variable: str, backfill: bool, **context: Any) -> None:
     """Native mode: build the job class and call ``run()`` (``run(date)`` for backfill); no ledger."""
+    from airflow_bridge.handover import backfill_date
+
     settings = load(config_variable)
     job = settings.job(target)
     instance = job.job_class(job.config, None)
-    instance.crontabber_now = dt.datetime.now(dt.timezone.utc)
+    instance.crontabber_now = now()
     instance.crontabber_schedule = job.schedule
     instance.crontabber_settings = job.settings
     instance.crontabber_database_url = settings.database_url
     if backfill:
-        instance._run_proxy(run_date({"logical_date": logical_date, "dag_run": dag_run}))
+        run = run_of(job, context)
+        instance._run_proxy(backfill_date(job, run, now()) or run.instant)
     else:
         instance._run_proxy()
 
 
-def latest_instant(schedule: str, timezone: str, anchor: str | None = None) -> Callable[[Any], dt.datetime]:
-    """An ``execution_date_fn``: the upstream's latest instant at or before the child's logical date."""
-
-    def upstream_date(logical_date: Any) -> dt.datetime:
-        from airflow_bridge.instants import Instants
-
-        start = dt.datetime.fromisoformat(anchor) if anchor else None
-        when = _aware(logical_date)
-        found = Instants(schedule, timezone, start).last_at_or_before(when)
-        return found if found is not None else when
-
-    return upstream_date
-
-
-def _aware(when: Any) -> dt.datetime:
+def aware(when: Any) -> dt.datetime:
+    """A stdlib aware UTC datetime from an ISO string, a naive (UTC) or aware datetime, or pendulum."""
     value = dt.datetime.fromisoformat(when) if isinstance(when, str) else when
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import re
 from typing import Any
 
 from airflow_bridge.model import DagModel, TaskModel
@@ -22,8 +23,13 @@ class Code(str):
     """A fragment of Python this module wrote itself (never user text)."""
 
 
+_PLAIN = re.compile(r'^[ !#-\[\]-~]*$')  # printable ASCII without " and \: quoted as it is
+
+
 def text_literal(value: str) -> str:
     """A Python string literal of ``value``: double-quoted unless that needs more escapes (as ruff)."""
+    if _PLAIN.fullmatch(value):
+        return '"' + value + '"'
     quote = "'" if '"' in value and "'" not in value else '"'
     out = [quote]
     for char in value:
@@ -135,20 +141,17 @@ def render(model: DagModel) -> str:
         ("doc_md", model.doc_md + "\n" if model.doc_md.endswith(".md") else model.doc_md or None),
         ("tags", list(model.tags)),
     ]
-    params = operators_source.dag_params(model)
-    if params:
-        dag_kwargs.append(("params", params))
+    dag_kwargs.append(("params", operators_source.dag_params(model, imports)))
+    macros = operators_source.dag_macros(model, imports)
+    if macros:
+        dag_kwargs.append(("user_defined_macros", macros))
     dag_kwargs.append(("default_args", _default_args(model.default_args)))
     body = [f"with {call('DAG', dag_kwargs, depth=0)} as dag:"]
     names = _variable_names(model.tasks)
     for task in model.tasks:
         code = operators_source.task_code(task, imports, depth=1)
         body.append(f"{INDENT}{names[task.task_id]} = {code}")
-    for task in model.tasks:
-        if task.upstream:
-            upstream = [names[task_id] for task_id in task.upstream]
-            left = upstream[0] if len(upstream) == 1 else "[" + ", ".join(upstream) + "]"
-            body.append(f"{INDENT}{left} >> {names[task.task_id]}")
+    body += [INDENT + line for line in _dependencies(model.tasks, names)]
     imports.add("airflow.sdk", "DAG")
     if "datetime." in "\n".join(body):
         imports.add("datetime")
@@ -156,6 +159,32 @@ def render(model: DagModel) -> str:
              '"""A crontabber job as an Airflow DAG (generated)."""',
              "\n".join(imports.lines()), "\n".join(body)]
     return "\n\n".join(parts[:2]) + "\n\n" + parts[2] + "\n\n" + parts[3] + "\n"
+
+
+def _dependencies(tasks: list[TaskModel], names: dict[str, str]) -> list[str]:
+    """``a >> [b, c] >> d`` when each level depends on the whole level before it, else a line per task."""
+    levels: list[list[TaskModel]] = [[task for task in tasks if not task.upstream]]
+    placed = {task.task_id for task in levels[0]}
+    while len(placed) < len(tasks):
+        level = [task for task in tasks if task.task_id not in placed
+                 and set(task.upstream) == {before.task_id for before in levels[-1]}]
+        if not level:
+            break
+        levels.append(level)
+        placed.update(task.task_id for task in level)
+    if len(placed) == len(tasks) and len(levels[0]) == 1:
+        if len(levels) == 1:
+            return []
+        group = [names[level[0].task_id] if len(level) == 1
+                 else "[" + ", ".join(names[task.task_id] for task in level) + "]" for level in levels]
+        return [" >> ".join(group)]
+    lines = []
+    for task in tasks:
+        if task.upstream:
+            upstream = [names[task_id] for task_id in task.upstream]
+            left = upstream[0] if len(upstream) == 1 else "[" + ", ".join(upstream) + "]"
+            lines.append(f"{left} >> {names[task.task_id]}")
+    return lines
 
 
 def _default_args(args: dict[str, Any]) -> dict[str, Any]:
@@ -166,7 +195,9 @@ def _variable_names(tasks: list[TaskModel]) -> dict[str, str]:
     names = {}
     sensors = 0
     for task in tasks:
-        if task.kind.endswith("sensor"):
+        if task.kind == "due_sensor":
+            names[task.task_id] = "due"
+        elif task.kind.endswith("sensor"):
             sensors += 1
             names[task.task_id] = f"wait_{sensors}"
         else:

@@ -23,16 +23,19 @@ ROUNDS = 50
 HAND_WRITTEN = '''
 import datetime
 
-from airflow.sdk import DAG, DeltaTriggerTimetable
+from airflow.sdk import DAG, DeltaTriggerTimetable, Param
 
 from airflow_bridge.operators import CrontabberJobOperator
-from airflow_bridge.sensors import LedgerSensor
+from airflow_bridge.sensors import LedgerDueSensor, LedgerSensor
 
 with DAG(dag_id="after-hello", schedule=DeltaTriggerTimetable(datetime.timedelta(minutes=5)),
+         params={"force": Param(False, type="boolean"), "date": Param(None, type=["null", "string"])},
          default_args={"retries": 1, "retry_delay": datetime.timedelta(minutes=5)}) as dag:
+    due = LedgerDueSensor(task_id="wait_until_due", app_name="after-hello", poke_interval=15, timeout=600,
+                          soft_fail=True)
     wait = LedgerSensor(task_id="wait_for_hello", app_name="after-hello", parent="hello",
-                        mode="poke", poke_interval=300, timeout=300, soft_fail=True)
-    wait >> CrontabberJobOperator(task_id="after-hello", app_name="after-hello")
+                        mode="poke", poke_interval=15, timeout=300, soft_fail=True)
+    due >> wait >> CrontabberJobOperator(task_id="after-hello", app_name="after-hello")
 '''
 
 

@@ -152,21 +152,24 @@ class Runner:
             lock.release()
             self._lock_watch.close()
 
-    def run_once(self, name: str, date: dt.datetime | None = None) -> JobResult:
+    def run_once(self, name: str, date: dt.datetime | None = None,
+                 unless: Callable[[JobState | None], str | None] | None = None) -> JobResult:
         """Run one job now, whatever its schedule and parents say (the caller decided), under its
-        lock and with the normal bookkeeping; a backfill job runs for ``date`` only, and a date
-        it already completed (``<= last_success``) is not run again. The Airflow bridge calls this."""
+        lock and with the normal bookkeeping; a backfill job runs for ``date`` only (without one,
+        for the dates it missed, as a tick would). ``unless`` sees the row re-read under the lock
+        and may return why not to run after all (NOT_DUE with that reason). The Airflow bridge
+        calls this."""
         job = self.settings.job(name)
         lock = self.ledger.try_lock(job.app_name)
         if lock is None:
             return JobResult(job.app_name, Outcome.SKIPPED_LOCKED, "another process is running it")
         try:
             state = self.ledger.load([job.app_name]).get(job.app_name)
-            done = state.last_success if state is not None else None
-            if job.is_backfill and date is not None and done is not None and date <= done:
-                return JobResult(job.app_name, Outcome.NOT_DUE, f"{date:%Y-%m-%d %H:%M} UTC is already done")
             if state is not None and state.ongoing:
                 state = self._after_death(state)
+            reason = unless(state) if unless is not None else None
+            if reason is not None:
+                return JobResult(job.app_name, Outcome.NOT_DUE, reason)
             return self._run(job, state, only_date=date if job.is_backfill else None, lock=lock)
         finally:
             lock.release()

@@ -7,6 +7,8 @@ from tests import jobs_for_tests
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "airflow: runs the real Apache Airflow 3.3 (CI always runs these)")
+    config.addinivalue_line("markers", "airflow_live: a live Airflow deployment (api-server, scheduler, "
+                            "dag-processor, triggerer, Celery) on the real clock, ~6 min (CI always runs these)")
 
 
 @pytest.fixture(autouse=True)

@@ -46,19 +46,23 @@ def test_example_bridge_dags_have_the_mapped_settings():
     from airflow.timetables.trigger import CronTriggerTimetable, DeltaTriggerTimetable
 
     from airflow_bridge.operators import CrontabberJobOperator
-    from airflow_bridge.sensors import LedgerSensor
+    from airflow_bridge.sensors import LedgerDueSensor, LedgerSensor, ParentRunSensor
 
     folder = REPO / "dags" / "bridge" / "examples"
     hello = scheduler_view(load_dag(folder / "hello.py"))
     assert isinstance(hello.timetable, DeltaTriggerTimetable) and hello.timetable._delta == dt.timedelta(minutes=5)
     assert hello.catchup is False and hello.max_active_runs == 1
-    assert hello.tags == {"crontabber", "crontabber-bridge"}
+    assert hello.tags == {"crontabber", "crontabber-bridge", "crontabber-config:crontabber_config"}
+    assert hello.is_paused_upon_creation is False and hello.start_date is None  # runs decide at run time
+    assert set(hello.params) == {"force", "date"} and hello.params["force"] is False
 
     child = load_dag(folder / "after-hello.py")
-    assert sorted(child.task_dict) == ["after-hello", "wait_for_hello"]
-    sensor, job = child.task_dict["wait_for_hello"], child.task_dict["after-hello"]
-    assert isinstance(sensor, LedgerSensor) and isinstance(job, CrontabberJobOperator)
-    assert sensor.mode == "poke" and sensor.poke_interval == 300 and sensor.timeout == 300 and sensor.soft_fail
+    assert sorted(child.task_dict) == ["after-hello", "wait_for_hello", "wait_until_due"]
+    due, sensor, job = (child.task_dict[name] for name in ("wait_until_due", "wait_for_hello", "after-hello"))
+    assert isinstance(due, LedgerDueSensor) and isinstance(sensor, LedgerSensor)
+    assert isinstance(job, CrontabberJobOperator) and job.owner == "crontabber"
+    assert sensor.mode == "poke" and sensor.poke_interval == 15 and sensor.timeout == 300 and sensor.soft_fail
+    assert sensor.upstream_task_ids == {"wait_until_due"} and due.timeout == 600
     assert job.upstream_task_ids == {"wait_for_hello"} and job.retries == 1
     assert job.retry_delay == dt.timedelta(minutes=5)
 
@@ -71,6 +75,9 @@ def test_example_bridge_dags_have_the_mapped_settings():
 
     native = load_dag(REPO / "dags" / "native" / "examples" / "daily-report.py")
     assert isinstance(native.task_dict["daily-report"], PythonOperator)
+    native_child = load_dag(REPO / "dags" / "native" / "examples" / "after-hello.py")  # a floating parent
+    assert isinstance(native_child.task_dict["wait_for_hello"], ParentRunSensor)
+    assert native_child.task_dict["wait_for_hello"].parent_dag_id == "hello"
 
 
 def test_timeout_backfill_and_cutover_reach_airflow(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_bridge.export import export
+from airflow_bridge.export import Options, export
 from airflow_bridge.mapping import dag_id_for
 from crontabber.cli.main import main
 from crontabber.config.settings import load_settings
@@ -133,12 +133,15 @@ def test_hostile_python_names_and_descriptions_stay_data(tmp_path, monkeypatch):
                     assert "\r" not in line
 
 
-def test_hostile_shell_commands_go_through_env_only(tmp_path):
+def test_hostile_shell_commands_stay_literal_shell_words(tmp_path):
+    import shlex
+
     command = "printf '%s\\n' \"{{ ds }}\" 'it''s' back\\\\slash ünï ends.sh"
     ini = write_ini(tmp_path, "job:hostile{{x}}|30 2 * * *", sections=f"""
         [[job-hostile{{{{x}}}}]]
         command = '''{command}'''
         env = GREETING={{{{ not jinja }}}}
+        cwd = /srv/{{{{ dir }}}}/x
         description = '''say "{{{{ hi }}}}" \\ ünï'''
     """)
     settings = load_settings(ini, {}, {})
@@ -147,13 +150,14 @@ def test_hostile_shell_commands_go_through_env_only(tmp_path):
     bash = next(node for node in ast.walk(tree) if isinstance(node, ast.Call)
                 and getattr(node.func, "id", "") == "BashOperator")
     kwargs = {kw.arg: kw.value for kw in bash.keywords}
-    assert kwargs["bash_command"].value.endswith(" ") and "{{" not in kwargs["bash_command"].value
+    assert kwargs["bash_command"].func.id == "literal"  # never Jinja
+    text = kwargs["bash_command"].args[0].value
+    assert text.endswith(".sh ")  # not read as a template file name
+    assert shlex.split(text) == shlex.split(command)  # the same words reach the shell
+    assert kwargs["cwd"].func.id == "literal" and kwargs["cwd"].args[0].value == "/srv/{{ dir }}/x"
     assert isinstance(kwargs["skip_on_exit_code"], ast.Constant) and kwargs["skip_on_exit_code"].value is None
     env = {key.value: value for key, value in zip(kwargs["env"].keys, kwargs["env"].values)}
     assert env["GREETING"].func.id == "literal" and env["GREETING"].args[0].value == "{{ not jinja }}"
-    words = [env[key].args[0].value for key in sorted(env) if key.startswith("CRONTABBER_ARGV_")]
-    import shlex
-    assert words == shlex.split(command)
     assert "say \"{{ hi }}\" \\ ünï" in string_constants(source)
     bridge = export(settings, "bridge").files["hostile__x__.py"]
     assert "hostile{{x}}" in string_constants(bridge)
@@ -202,22 +206,56 @@ def test_retries_timeout_backfill_and_cutover(tmp_path):
         foo = models["foo"]
         assert foo.default_args == {"owner": "ops", "retry_delay": 600.0, "retries": 3,
                                     "retry_exponential_backoff": 2.0, "execution_timeout": 1200.0 + grace}
-        assert foo.tags == ("crontabber", f"crontabber-{mode}", "nightly", "billing")
-        assert not foo.catchup and foo.start_date is None and foo.paused_on_creation
+        assert foo.tags == ("crontabber", f"crontabber-{mode}", "crontabber-config:crontabber_config",
+                            "nightly", "billing")
+        assert not foo.catchup and foo.start_date is None
+        assert foo.paused_on_creation is (mode == "native")  # bridge runs decide at run time
         assert any("overdue_warning" in note for note in foo.notes)
         backfill = [model for model in models.values() if model.dag_id != "foo"][0]
         assert backfill.catchup and backfill.max_active_runs == 1 and not backfill.paused_on_creation
         assert backfill.default_args["depends_on_past"] is True
-        assert backfill.start_date.isoformat() == "2026-03-01T03:00:00+00:00"
+        assert backfill.default_args["owner"] == "crontabber"  # no owner key anywhere
+        assert backfill.start_date.isoformat() == "2026-03-01T03:00:00+00:00"  # Airflow's catchup needs one
         assert backfill.default_args["retries"] == 144  # 10-minute delays in one day
 
 
-def test_native_mode_refuses_what_it_cannot_express(tmp_path):
+def test_owner_comes_from_the_job_then_the_crontabber_section(tmp_path):
+    ini = write_ini(tmp_path, "tests.jobs_for_tests.FooJob|1h\ntests.jobs_for_tests.BarJob|1h",
+                    options="owner = platform\n", sections="[[class-FooJob]]\nowner = ops\n")
+    owners = {model.dag_id: model.default_args["owner"] for model in export(load_settings(ini, {}, {})).models}
+    assert owners == {"foo": "ops", "bar": "platform"}
+
+
+def test_config_variable_and_dag_id_prefix(tmp_path):
+    ini = write_ini(tmp_path, "tests.jobs_for_tests.FooJob|1h\njob:child|1h", sections="""
+        [[job-child]]
+        command = true
+        depends_on = foo
+    """)
+    out = tmp_path / "dags"
+    code, text, _ = cli("export-dags", f"--admin.conf={ini}", f"--output={out}", "--config-variable=team_b_ini",
+                        "--dag-id-prefix=team_b.")
+    assert code == 0 and "foo (dag_id team_b.foo)" in text
+    assert sorted(path.name for path in out.iterdir()) == ["team_b.child.py", "team_b.foo.py"]
+    child = (out / "team_b.child.py").read_text()
+    assert '"crontabber-config:team_b_ini"' in child and 'config_variable="team_b_ini"' in child
+    assert 'dag_id="team_b.child"' in child and 'task_id="child"' in child and 'task_id="wait_for_foo"' in child
+    for mode in ("bridge", "native"):
+        code, _, err = cli("export-dags", f"--admin.conf={ini}", f"--output={tmp_path / mode}", f"--mode={mode}",
+                           "--config-variable=bad name")
+        assert code == 2 and "--config-variable 'bad name'" in err
+    native = export(load_settings(ini, {}, {}), options=Options(mode="native", dag_id_prefix="b_"))
+    assert 'parent_dag_id="b_foo"' in native.files["b_child.py"]
+    assert 'parent_task_id="foo"' in native.files["b_child.py"]
+
+
+def test_native_mode_exports_every_graph_and_takes_the_connected_group_along(tmp_path):
     ini = write_ini(tmp_path, """
         job:floating|1h
-        job:after-floating|1h
+        job:after-floating|1d
         job:timed|1d|03:00
         job:after-timed|1d|04:00
+        job:alone|5m
     """, sections="""
         [[job-floating]]
         command = true
@@ -228,19 +266,23 @@ def test_native_mode_refuses_what_it_cannot_express(tmp_path):
         command = true
         [[job-after-timed]]
         command = true
-        depends_on = timed
+        depends_on = timed, floating
+        [[job-alone]]
+        command = true
     """)
     result = export(load_settings(ini, {}, {}), "native")
-    assert "floating 1h interval" in result.skipped["after-floating"]
-    assert "children 'after-floating'" in result.skipped["floating"]
-    assert sorted(result.files) == ["after-timed.py", "timed.py"]
-    assert "ExternalTaskSensor(" in result.files["after-timed.py"]
-    assert 'latest_instant("1d|03:00", "UTC", anchor=None)' in result.files["after-timed.py"]
-    partial = export(load_settings(ini, {}, {}), "native", ["timed"])
-    assert "children 'after-timed'" in partial.skipped["timed"]
-    code, _, err = cli("export-dags", f"--admin.conf={ini}", f"--output={tmp_path / 'o'}", "--mode=native",
-                       "--jobs=timed")
-    assert code == 2 and "not exported (native mode): timed" in err
+    assert not result.skipped and len(result.files) == 5
+    child = result.files["after-timed.py"]
+    assert child.count("ParentRunSensor(") == 2  # crontabber's rule: no aligned instants needed
+    assert 'parent_dag_id="floating"' in child and 'schedule="1h"' in child
+    assert "ExternalTaskSensor" not in child
+    code, text, err = cli("export-dags", f"--admin.conf={ini}", f"--output={tmp_path / 'o'}", "--mode=native",
+                          "--jobs=timed")
+    assert code == 0, err
+    assert "taking after-timed along" in text and "taking floating along" in text
+    assert "taking after-floating along" in text and "alone" not in text
+    assert sorted(path.name for path in (tmp_path / "o").iterdir()) == [
+        "after-floating.py", "after-timed.py", "floating.py", "timed.py"]
     code, _, err = cli("export-dags", f"--admin.conf={ini}", f"--output={tmp_path / 'o'}", "--jobs=nope")
     assert code == 2 and "not configured" in err
 
@@ -280,3 +322,114 @@ def test_literal_round_trips(bad):
     from airflow_bridge.source import text_literal
 
     assert ast.literal_eval(text_literal(bad)) == bad
+
+
+def bash_kwargs(source: str) -> dict:
+    """The BashOperator's keyword arguments: literal(...) -> ("literal", text), a string -> ("template", text)."""
+    bash = next(node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+                and getattr(node.func, "id", "") == "BashOperator")
+
+    def value(node):
+        if isinstance(node, ast.Call) and node.func.id == "literal":
+            return ("literal", node.args[0].value)
+        if isinstance(node, ast.Dict):
+            return {key.value: value(item) for key, item in zip(node.keys, node.values)}
+        return ("template", node.value) if isinstance(node.value, str) else node.value
+
+    return {kw.arg: value(kw.value) for kw in bash.keywords}
+
+
+def test_native_shell_commands_read_like_hand_written_ones(tmp_path):
+    ini = write_ini(tmp_path, """
+        job:backup|1h
+        job:report|1h
+        job:piped|1h
+        job:home|1h
+        job:relative|1h
+        job:plain|1h
+    """, sections="""
+        [[job-backup]]
+        command = ./pg_backup.sh --keep 7
+        cwd = /opt/legacy_scripts
+        nice = 10
+        ionice = idle
+        [[job-report]]
+        command = mail -s 'daily report' ops
+        stdin = \'\'\'
+        line one
+        line two\'\'\'
+        rc_file = ./legacy.rc
+        [[job-piped]]
+        command = \'\'\'pg_dump test | gzip > "$OUT"\'\'\'
+        shell = true
+        stdin = x
+        [[job-home]]
+        command = ./run
+        cwd = ~/scripts/{{a}}
+        [[job-relative]]
+        command = bin/tool
+        [[job-plain]]
+        command = true
+    """)
+    files = export(load_settings(ini, {}, {}), "native").files
+    backup = bash_kwargs(files["backup.py"])
+    assert backup["bash_command"] == ("literal", "ionice -c 3 nice -n 10 ./pg_backup.sh --keep 7")
+    assert backup["cwd"] == ("literal", "/opt/legacy_scripts")
+    report = bash_kwargs(files["report.py"])
+    assert report["bash_command"] == ("literal", ". ./legacy.rc && printf '%s' \"$CRONTABBER_STDIN\" | "
+                                                 "mail -s 'daily report' ops")
+    assert report["env"]["CRONTABBER_STDIN"] == ("literal", "line one\nline two")  # exactly cron's bytes
+    assert report["cwd"] == ("template", "{{ var.value.crontabber_base }}")  # ./legacy.rc is relative
+    piped = bash_kwargs(files["piped.py"])
+    assert piped["bash_command"] == ("literal", "printf '%s' \"$CRONTABBER_STDIN\" | "
+                                                "/bin/sh -c 'pg_dump test | gzip > \"$OUT\"'")
+    home = bash_kwargs(files["home.py"])
+    assert home["cwd"] == ("template", "{{ expanduser('~') }}/scripts/{{ '{' }}{{ '{' }}a}}")  # on the worker
+    assert '"expanduser": os.path.expanduser' in files["home.py"] and "import os" in files["home.py"]
+    assert bash_kwargs(files["relative.py"])["cwd"] == ("template", "{{ var.value.crontabber_base }}")
+    assert bash_kwargs(files["plain.py"]) == {"task_id": ("template", "plain"), "bash_command": ("literal", "true"),
+                                              "skip_on_exit_code": None}  # no env, no cwd
+
+
+def test_values_mapped_to_airflow_variables_travel_through_env_and_cwd(tmp_path):
+    ini = write_ini(tmp_path, "job:backup|1h\njob:cleanup|1h\njob:other|1h", sections="""
+        [[job-backup]]
+        command = ./pg_backup.sh
+        cwd = /opt/legacy_scripts
+        env = BACKUP_DIR=/var/backups/postgres, PGDATABASE=test
+        [[job-cleanup]]
+        command = ./cleanup_logs.sh 14
+        cwd = /opt/legacy_scripts
+        env = BACKUP_DIR=/var/backups/postgres, PGDATABASE=prod
+        airflow_variables = PGDATABASE=cleanup_db
+        [[job-other]]
+        command = true
+    """)
+    out = tmp_path / "dags"
+    code, _, err = cli("export-dags", f"--admin.conf={ini}", f"--output={out}", "--mode=native",
+                       "--var=BACKUP_DIR", "--var", "cwd=legacy_dir", "--var=PGDATABASE", "--var=NOPE")
+    assert code == 0, err
+    assert "--var NOPE: no exported shell job" in err
+    backup = bash_kwargs((out / "backup.py").read_text())
+    assert backup["env"]["BACKUP_DIR"] == ("template", "{{ var.value['BACKUP_DIR'] }}")
+    assert backup["env"]["PGDATABASE"] == ("template", "{{ var.value['PGDATABASE'] }}")
+    assert backup["cwd"] == ("template", "{{ var.value['legacy_dir'] }}")
+    assert backup["bash_command"] == ("literal", "./pg_backup.sh ")  # never in the command text
+    cleanup = (out / "cleanup.py").read_text()
+    assert bash_kwargs(cleanup)["env"]["PGDATABASE"] == ("template", "{{ var.value['cleanup_db'] }}")
+    for text in ((out / "backup.py").read_text(), cleanup):
+        assert "/opt/legacy_scripts" not in text and "/var/backups" not in text and "prod" not in text
+    (tmp_path / "two").mkdir()
+    two = write_ini(tmp_path / "two", "job:a|1h\njob:b|1h", sections="""
+        [[job-a]]
+        command = true
+        env = PGDATABASE=test
+        [[job-b]]
+        command = true
+        env = PGDATABASE=prod
+    """)
+    code, _, err = cli("export-dags", f"--admin.conf={two}", f"--output={tmp_path / 'x'}", "--mode=native",
+                       "--var=PGDATABASE=db")
+    assert code == 2 and "Airflow Variable 'db' would stand for different values (a: 'test'; b: 'prod')" in err
+    code, _, err = cli("export-dags", f"--admin.conf={ini}", f"--output={tmp_path / 'y'}", "--var=BACKUP_DIR")
+    assert code == 2 and "--var maps values of native shell jobs" in err

@@ -16,23 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from airflow_bridge.export import export
 from crontabber.base import BaseCronApp
 from crontabber.clock import SystemClock
-from crontabber.config.settings import load_settings
 from crontabber.mixins import as_backfill_cron_app
 from crontabber.outcomes import Outcome
 from crontabber.runner import Runner
-from crontabber.state import open_ledger
-from tests.test_airflow_support import REPO, airflow_home, dags_folder, load_dag, write_ini  # noqa: F401
+from tests.test_airflow_support import airflow_home, airflow_setup, dags_folder, deploy, ledger_of, record  # noqa: F401
 
 pytestmark = pytest.mark.airflow
 UTC = dt.timezone.utc
 
 
-def record(text: str) -> None:
-    with open(os.environ["AIRFLOW_TEST_RECORD"], "a", encoding="utf-8") as handle:
-        handle.write(text + "\n")
+@pytest.fixture
+def setup(tmp_path, monkeypatch, dags_folder):  # noqa: F811
+    return airflow_setup(tmp_path, monkeypatch, dags_folder)
 
 
 class RecordingJob(BaseCronApp):
@@ -73,36 +70,6 @@ class BackfillRecorder(BaseCronApp):
 
     def run(self, date):
         record(f"backfill {date.isoformat()}")
-
-
-@pytest.fixture
-def setup(tmp_path, monkeypatch, dags_folder):  # noqa: F811
-    """(ini writer, recorded lines, dags folder) with $CRONTABBER_CONFIG pointing at the ini."""
-    monkeypatch.setenv("AIRFLOW_TEST_RECORD", str(tmp_path / "record.txt"))
-    (tmp_path / "record.txt").write_text("")
-
-    def configure(jobs: str, sections: str, options: str = "error_retry_time = 1\n"):
-        ini = write_ini(tmp_path, jobs, options=options, sections=sections)
-        monkeypatch.setenv("CRONTABBER_CONFIG", str(ini))
-        return load_settings(ini, {}, {})
-
-    def recorded() -> list[str]:
-        return (tmp_path / "record.txt").read_text().splitlines()
-
-    return configure, recorded, dags_folder
-
-
-def deploy(settings, folder: Path, app_name: str, mode: str = "bridge"):
-    """Export ``app_name`` into the dags folder and load its DAG as Airflow does."""
-    result = export(settings, mode, [app_name])
-    assert not result.skipped, result.skipped
-    (name, text), = result.files.items()
-    (folder / name).write_text(text)
-    return load_dag(folder / name)
-
-
-def ledger_of(settings):
-    return open_ledger(settings.database_url)
 
 
 def test_a_bridge_dag_writes_its_run_to_the_ledger(setup):
@@ -229,73 +196,6 @@ def test_a_backfill_dag_runs_each_missed_date_once(setup):
     ledger.close()
 
 
-def test_a_native_bash_dag_runs_a_legacy_script(setup, tmp_path, monkeypatch):
-    configure, recorded, folder = setup
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    (logs / "old.log").write_text("old\n")
-    (logs / "new.log").write_text("new\n")
-    ten_days_ago = time.time() - 10 * 86400
-    os.utime(logs / "old.log", (ten_days_ago, ten_days_ago))
-    settings = configure("job:cleanup|30 4 * * *", f"""
-        [[job-cleanup]]
-        command = ./cleanup_logs.sh 3
-        cwd = legacy_scripts
-        env = LOG_DIR={logs}
-        max_retries = 0
-    """)
-    monkeypatch.setenv("CRONTABBER_BASE", str(REPO))  # the base folder, read at run time
-    dag = deploy(settings, folder, "cleanup", mode="native")
-    assert type(dag.task_dict["cleanup"]).__name__ == "BashOperator"
-    assert dag.test().state == "success"
-    assert sorted(path.name for path in logs.iterdir()) == ["new.log"]
-    ledger = ledger_of(settings)
-    assert ledger.load_all() == {}  # native mode writes no ledger
-    ledger.close()
-
-
-def test_native_procedure_dags_call_procedures_and_functions(setup, monkeypatch):
-    """SQLExecuteQueryOperator on a connection: CALL for a procedure, SELECT for a function with the date."""
-    import uuid
-
-    import psycopg2
-
-    configure, recorded, folder = setup
-    dsn = os.environ.get("CRONTABBER_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-    schema = f"af_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(dsn, connect_timeout=10)
-    admin.autocommit = True
-    cursor = admin.cursor()
-    cursor.execute(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.marks (note text);"
-                   f"CREATE PROCEDURE {schema}.mark() LANGUAGE sql AS $$ INSERT INTO {schema}.marks VALUES ('call') $$;"
-                   f"CREATE FUNCTION {schema}.mark_date(d date) RETURNS void LANGUAGE sql "
-                   f"AS $$ INSERT INTO {schema}.marks VALUES (d::text) $$;")
-    try:
-        monkeypatch.setenv("AIRFLOW_CONN_CRONTABBER_POSTGRES", dsn)
-        settings = configure("job:proc_call|1h\njob:proc_date|1d|03:00", f"""
-            [[job-proc_call]]
-            procedure = {schema}.mark
-            database_url = {dsn}
-            max_retries = 0
-            [[job-proc_date]]
-            procedure = {schema}.mark_date
-            pass_date = true
-            database_url = {dsn}
-            max_retries = 0
-            on_airflow_since = 2026-03-01T03:00:00Z
-        """, options="timezone = Europe/Berlin\nerror_retry_time = 1\n")
-        assert deploy(settings, folder, "proc_call", mode="native").test().state == "success"
-        dag = deploy(settings, folder, "proc_date", mode="native")
-        assert type(dag.task_dict["proc_date"]).__name__ == "SQLExecuteQueryOperator"
-        when = dt.datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 03:00 in Berlin
-        assert dag.test(logical_date=when).state == "success"
-        cursor.execute(f"SELECT note FROM {schema}.marks ORDER BY note")
-        assert [row[0] for row in cursor.fetchall()] == ["2026-03-02", "call"]
-    finally:
-        cursor.execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
-
-
 def test_a_child_on_airflow_is_skipped_only_after_its_sensor_times_out(setup):
     configure, recorded, folder = setup
     settings = configure("tests.test_airflow_run.ParentJob|1h\ntests.test_airflow_run.ChildJob|1h", """
@@ -315,4 +215,29 @@ def test_a_child_on_airflow_is_skipped_only_after_its_sensor_times_out(setup):
     assert run.get_task_instance("af-child").state == "skipped"
     assert recorded() == ["parent failed"]  # the child never ran
     assert "af-child" not in ledger.load_all() or ledger.load_all()["af-child"].last_run is None
+    ledger.close()
+
+
+def test_the_ledger_decides_a_manual_run_and_force_overrides_it(setup):
+    """A manual trigger of an interval the ledger already has succeeds without running the job;
+    params force runs it; a job cron still runs is skipped with the reason."""
+    configure, recorded, folder = setup
+    settings = configure("tests.test_airflow_run.RecordingJob|1h\ntests.test_airflow_run.ParentJob|1h", """
+        [[class-RecordingJob]]
+        on_airflow_since = 2026-01-01T00:00:00Z
+    """)
+    dag = deploy(settings, folder, "af-recording")
+    assert dag.test().state == "success" and recorded() == ["recording"]
+    again = dag.test()  # the ledger says next due in an hour
+    assert again.state == "success" and recorded() == ["recording"]
+    assert again.get_task_instance("wait_until_due").state == "skipped"
+    assert again.get_task_instance("af-recording").state == "skipped"
+    forced = dag.test(run_conf={"force": True})
+    assert forced.state == "success" and recorded() == ["recording", "recording"]
+    ledger = ledger_of(settings)
+    assert [entry.outcome for entry in ledger.logs("af-recording")] == [Outcome.SUCCEEDED] * 2
+    cron_owned = deploy(settings, folder, "af-parent").test()  # no on_airflow_since: cron's job
+    assert cron_owned.state == "success" and recorded() == ["recording", "recording"]
+    assert cron_owned.get_task_instance("wait_until_due").state == "skipped"
+    assert "af-parent" not in ledger.load_all()
     ledger.close()

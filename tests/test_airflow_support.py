@@ -77,3 +77,44 @@ def load_dag(path: Path):
     assert not bag.import_errors, bag.import_errors
     assert len(bag.dags) == 1, bag.dags
     return next(iter(bag.dags.values()))
+
+
+def record(text: str) -> None:
+    with open(os.environ["AIRFLOW_TEST_RECORD"], "a", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+
+
+def airflow_setup(tmp_path: Path, monkeypatch, dags_folder: Path):
+    """(ini writer, recorded lines, dags folder) with $CRONTABBER_CONFIG pointing at the ini."""
+    monkeypatch.setenv("AIRFLOW_TEST_RECORD", str(tmp_path / "record.txt"))
+    (tmp_path / "record.txt").write_text("")
+
+    def configure(jobs: str, sections: str, options: str = "error_retry_time = 1\n"):
+        from crontabber.config.settings import load_settings
+
+        ini = write_ini(tmp_path, jobs, options=options, sections=sections)
+        monkeypatch.setenv("CRONTABBER_CONFIG", str(ini))
+        return load_settings(ini, {}, {})
+
+    def recorded() -> list[str]:
+        return (tmp_path / "record.txt").read_text().splitlines()
+
+    return configure, recorded, dags_folder
+
+
+def deploy(settings, folder: Path, app_name: str, mode: str = "bridge"):
+    """Export ``app_name`` (native mode: with its connected group) into the dags folder and load
+    its DAG as Airflow does."""
+    from airflow_bridge.export import export, file_name
+
+    result = export(settings, mode, [app_name])
+    assert not result.skipped, result.skipped
+    for name, text in result.files.items():
+        (folder / name).write_text(text)
+    return load_dag(folder / file_name(result.dag_ids[app_name]))
+
+
+def ledger_of(settings):
+    from crontabber.state import open_ledger
+
+    return open_ledger(settings.database_url)

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from benchmarks import common, config_jobs, parallel, per_job, run_all, startup, tick
+from benchmarks import common, config_jobs, ledger_poke, parallel, per_job, run_all, startup, tick
 from tests.pg_support import TEST_DSN, admin
 
 
@@ -28,9 +28,11 @@ def _bench_server(monkeypatch):
         conn.close()
 
 
-@pytest.mark.parametrize("script", [tick, config_jobs, per_job, parallel, startup], ids=lambda s: s.__name__)
+@pytest.mark.parametrize("script", [tick, config_jobs, per_job, parallel, startup, ledger_poke],
+                         ids=lambda s: s.__name__)
 def test_a_benchmark_runs_in_quick_mode(script, capsys):
-    assert script.main(["--quick"] + ([] if script in (parallel, config_jobs) else ["--no-original"])) == 0
+    no_original = script in (parallel, config_jobs, ledger_poke)
+    assert script.main(["--quick"] + ([] if no_original else ["--no-original"])) == 0
     out = capsys.readouterr().out
     assert "median" in out  # a table was printed
     assert "PostgreSQL NOT measured" not in out

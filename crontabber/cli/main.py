@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "each job on Airflow to its DAG")
     parser.add_argument("--textfile", metavar="DIR", help="metrics: write crontabber.prom into the node "
                         "exporter's textfile folder (atomically)")
+    parser.add_argument("--config-variable", help="export-dags: the Airflow Variable holding the path of "
+                        "crontabber.ini (default crontabber_config)")
+    parser.add_argument("--dag-id-prefix", help="export-dags: put this before every dag_id (default none)")
+    parser.add_argument("--var", action="append", metavar="KEY[=NAME]", help="export-dags --mode native: "
+                        "take a shell job's env KEY (or cwd) from the Airflow Variable NAME (default KEY)")
     return parser
 
 

@@ -52,7 +52,7 @@ PER_JOB_KEYS = ("error_retry_time", "timeout", "max_retries", "retry_backoff",
                 "on_airflow_since", "tags", "owner")
 CONFIG_JOB_KEYS = ("command", "shell", "env", "cwd", "nice", "ionice", "depends_on", "procedure",
                    "pass_date", "database_url", "description", "output_limit", "stdin",
-                   "rc_file")
+                   "rc_file", "airflow_variables")
 POSTGRES_KEYS = ("host", "port", "dbname", "user", "password")
 LOGGING_OPTIONS = (
     ("syslog_host", "localhost"), ("syslog_port", "514"), ("syslog_facility_string", "user"),

@@ -2,9 +2,9 @@
 # Job: after-hello (dag_id after-hello)
 # Source: python class crontabber.examples.jobs.AfterHelloJob
 # Schedule line: crontabber.examples.jobs.AfterHelloJob|5m (crontabber.ini:8)
-# Inputs: sha256:2edb46e6b365f29b
+# Inputs: sha256:c44c637b7496a985
 # Notes:
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
+# - floating 5m interval: Airflow starts a run every 5m from when it first scheduled the DAG; each run waits until the ledger's last run plus 5m, as the cron runner would
 # - retries = 1: as many retry delays (5m) as fit in one interval (5m); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, DeltaTriggerTimetable
+from airflow.sdk import DAG, DeltaTriggerTimetable, Param
 
 from airflow_bridge.operators import CrontabberJobOperator
-from airflow_bridge.sensors import LedgerSensor
+from airflow_bridge.sensors import LedgerDueSensor, LedgerSensor
 
 with DAG(
     dag_id="after-hello",
@@ -25,22 +25,45 @@ with DAG(
     start_date=None,
     catchup=False,
     max_active_runs=1,
-    is_paused_upon_creation=True,
+    is_paused_upon_creation=False,
     description="Runs only once 'hello' has succeeded and is not overdue.",
     doc_md="Runs only once 'hello' has succeeded and is not overdue.",
-    tags=["crontabber", "crontabber-bridge"],
+    tags=["crontabber", "crontabber-bridge", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 1,
     },
 ) as dag:
+    due = LedgerDueSensor(
+        task_id="wait_until_due",
+        app_name="after-hello",
+        config_variable="crontabber_config",
+        mode="poke",
+        poke_interval=15.0,
+        timeout=600.0,
+        soft_fail=True,
+    )
     wait_1 = LedgerSensor(
         task_id="wait_for_hello",
         app_name="after-hello",
         parent="hello",
         config_variable="crontabber_config",
         mode="poke",
-        poke_interval=300.0,
+        poke_interval=15.0,
         timeout=300.0,
         soft_fail=True,
     )
@@ -49,4 +72,4 @@ with DAG(
         app_name="after-hello",
         config_variable="crontabber_config",
     )
-    wait_1 >> job
+    due >> wait_1 >> job

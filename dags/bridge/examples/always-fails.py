@@ -2,9 +2,9 @@
 # Job: always-fails (dag_id always-fails)
 # Source: python class crontabber.examples.jobs.FailingJob
 # Schedule line: crontabber.examples.jobs.FailingJob|1h (crontabber.ini:9)
-# Inputs: sha256:f4ed01385b579652
+# Inputs: sha256:59bd8303d421cf4e
 # Notes:
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
+# - floating 1h interval: Airflow starts a run every 1h from when it first scheduled the DAG; each run waits until the ledger's last run plus 1h, as the cron runner would
 # - retry_backoff -> retry_exponential_backoff: Airflow adds up to 100% jitter to each delay
 # - nagios_critical_after is not an Airflow setting: crontabber nagios keeps checking it through the ledger
 # ruff: noqa: E501  (long lines are data)
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, DeltaTriggerTimetable
+from airflow.sdk import DAG, DeltaTriggerTimetable, Param
 
 from airflow_bridge.operators import CrontabberJobOperator
+from airflow_bridge.sensors import LedgerDueSensor
 
 with DAG(
     dag_id="always-fails",
@@ -25,18 +26,42 @@ with DAG(
     start_date=None,
     catchup=False,
     max_active_runs=1,
-    is_paused_upon_creation=True,
+    is_paused_upon_creation=False,
     description="Fails on purpose, to show retries, the ledger's last_error and Nagios.",
     doc_md="Fails on purpose, to show retries, the ledger's last_error and Nagios.",
-    tags=["crontabber", "crontabber-bridge"],
+    tags=["crontabber", "crontabber-bridge", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 3,
         "retry_exponential_backoff": 2.0,
     },
 ) as dag:
+    due = LedgerDueSensor(
+        task_id="wait_until_due",
+        app_name="always-fails",
+        config_variable="crontabber_config",
+        mode="poke",
+        poke_interval=60.0,
+        timeout=7200.0,
+        soft_fail=True,
+    )
     job = CrontabberJobOperator(
         task_id="always-fails",
         app_name="always-fails",
         config_variable="crontabber_config",
     )
+    due >> job

@@ -2,11 +2,11 @@
 # Job: daily-report (dag_id daily-report)
 # Source: python class crontabber.examples.jobs.DailyReportJob
 # Schedule line: crontabber.examples.jobs.DailyReportJob|1d (crontabber.ini:10)
-# Inputs: sha256:08db91c071edad05
+# Inputs: sha256:74a443618ba0bd76
 # Notes:
 # - backfill on a floating 1d interval: Airflow counts the missed intervals from start_date, the cron runner from the last success
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
-# - backfill job: catchup turns on once on_airflow_since gives the DAG its start_date
+# - backfill job without on_airflow_since: catchup stays off (Airflow needs a start_date); each run also runs the dates the ledger misses before its own, as cron does
+# - floating 1d interval: Airflow starts a run every 1d from when it first scheduled the DAG; each run waits until the ledger's last run plus 1d, as the cron runner would
 # - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, DeltaTriggerTimetable
+from airflow.sdk import DAG, DeltaTriggerTimetable, Param
 
 from airflow_bridge.operators import CrontabberJobOperator
+from airflow_bridge.sensors import LedgerDueSensor
 
 with DAG(
     dag_id="daily-report",
@@ -26,18 +27,42 @@ with DAG(
     start_date=None,
     catchup=False,
     max_active_runs=1,
-    is_paused_upon_creation=True,
+    is_paused_upon_creation=False,
     description="A backfill job: run(date) once for every day missed since its last success.",
     doc_md="A backfill job: run(date) once for every day missed since its last success.",
-    tags=["crontabber", "crontabber-bridge"],
+    tags=["crontabber", "crontabber-bridge", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 288,
         "depends_on_past": True,
     },
 ) as dag:
+    due = LedgerDueSensor(
+        task_id="wait_until_due",
+        app_name="daily-report",
+        config_variable="crontabber_config",
+        mode="poke",
+        poke_interval=60.0,
+        timeout=172800.0,
+        soft_fail=True,
+    )
     job = CrontabberJobOperator(
         task_id="daily-report",
         app_name="daily-report",
         config_variable="crontabber_config",
     )
+    due >> job

@@ -2,9 +2,9 @@
 # Job: hello (dag_id hello)
 # Source: python class crontabber.examples.jobs.HelloJob
 # Schedule line: crontabber.examples.jobs.HelloJob|5m (crontabber.ini:7)
-# Inputs: sha256:82bf650755b3bef1
+# Inputs: sha256:10586a28127e48ab
 # Notes:
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
+# - floating 5m interval: Airflow starts a run every 5m from when it first scheduled the DAG; each run waits until the ledger's last run plus 5m, as the cron runner would
 # - retries = 1: as many retry delays (5m) as fit in one interval (5m); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, DeltaTriggerTimetable
+from airflow.sdk import DAG, DeltaTriggerTimetable, Param
 
 from airflow_bridge.operators import CrontabberJobOperator
+from airflow_bridge.sensors import LedgerDueSensor
 
 with DAG(
     dag_id="hello",
@@ -24,13 +25,37 @@ with DAG(
     start_date=None,
     catchup=False,
     max_active_runs=1,
-    is_paused_upon_creation=True,
+    is_paused_upon_creation=False,
     description="Says hello; the job every other example depends on.",
     doc_md="Says hello; the job every other example depends on.",
-    tags=["crontabber", "crontabber-bridge"],
+    tags=["crontabber", "crontabber-bridge", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 1,
     },
 ) as dag:
+    due = LedgerDueSensor(
+        task_id="wait_until_due",
+        app_name="hello",
+        config_variable="crontabber_config",
+        mode="poke",
+        poke_interval=15.0,
+        timeout=600.0,
+        soft_fail=True,
+    )
     job = CrontabberJobOperator(task_id="hello", app_name="hello", config_variable="crontabber_config")
+    due >> job

@@ -2,9 +2,8 @@
 # Job: nightly-cleanup (dag_id nightly-cleanup)
 # Source: python class crontabber.examples.jobs.NightlyCleanupJob
 # Schedule line: crontabber.examples.jobs.NightlyCleanupJob|1d|03:00 (crontabber.ini:11)
-# Inputs: sha256:57be54165702a856
+# Inputs: sha256:5c23c83731eae901
 # Notes:
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
 # - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
@@ -14,9 +13,10 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, CronTriggerTimetable
+from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from airflow_bridge.operators import CrontabberJobOperator
+from airflow_bridge.sensors import LedgerDueSensor
 
 with DAG(
     dag_id="nightly-cleanup",
@@ -24,17 +24,41 @@ with DAG(
     start_date=None,
     catchup=False,
     max_active_runs=1,
-    is_paused_upon_creation=True,
+    is_paused_upon_creation=False,
     description="A time-of-day job: once a day at 03:00 in crontabber.timezone.",
     doc_md="A time-of-day job: once a day at 03:00 in crontabber.timezone.",
-    tags=["crontabber", "crontabber-bridge"],
+    tags=["crontabber", "crontabber-bridge", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 288,
     },
 ) as dag:
+    due = LedgerDueSensor(
+        task_id="wait_until_due",
+        app_name="nightly-cleanup",
+        config_variable="crontabber_config",
+        mode="poke",
+        poke_interval=60.0,
+        timeout=172800.0,
+        soft_fail=True,
+    )
     job = CrontabberJobOperator(
         task_id="nightly-cleanup",
         app_name="nightly-cleanup",
         config_variable="crontabber_config",
     )
+    due >> job

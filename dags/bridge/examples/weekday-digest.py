@@ -2,9 +2,8 @@
 # Job: weekday-digest (dag_id weekday-digest)
 # Source: python class crontabber.examples.jobs.WeekdayDigestJob
 # Schedule line: crontabber.examples.jobs.WeekdayDigestJob|30 8 * * mon-fri (crontabber.ini:12)
-# Inputs: sha256:d6a98e113c923a6a
+# Inputs: sha256:d911b675fa16c275
 # Notes:
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
 # - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
@@ -14,9 +13,10 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, CronTriggerTimetable
+from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from airflow_bridge.operators import CrontabberJobOperator
+from airflow_bridge.sensors import LedgerDueSensor
 
 with DAG(
     dag_id="weekday-digest",
@@ -24,17 +24,41 @@ with DAG(
     start_date=None,
     catchup=False,
     max_active_runs=1,
-    is_paused_upon_creation=True,
+    is_paused_upon_creation=False,
     description="A cron-expression job: 08:30 on weekdays.",
     doc_md="A cron-expression job: 08:30 on weekdays.",
-    tags=["crontabber", "crontabber-bridge"],
+    tags=["crontabber", "crontabber-bridge", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 288,
     },
 ) as dag:
+    due = LedgerDueSensor(
+        task_id="wait_until_due",
+        app_name="weekday-digest",
+        config_variable="crontabber_config",
+        mode="poke",
+        poke_interval=60.0,
+        timeout=172800.0,
+        soft_fail=True,
+    )
     job = CrontabberJobOperator(
         task_id="weekday-digest",
         app_name="weekday-digest",
         config_variable="crontabber_config",
     )
+    due >> job

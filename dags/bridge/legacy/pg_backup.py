@@ -2,10 +2,9 @@
 # Job: pg_backup (dag_id pg_backup)
 # Source: shell command ./pg_backup.sh
 # Schedule line: job:pg_backup|15 2 * * * (crontabber.ini:11)
-# Inputs: sha256:4b1b9dec5024eb83
+# Inputs: sha256:018f198dfc87e9db
 # Notes:
 # - '15 2 * * *' in Europe/Berlin: CronTriggerTimetable would not fire when cron does (DST days or extended syntax), so it uses CrontabberTimetable (the crontabber Airflow plugin must be installed)
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
 # - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
@@ -15,9 +14,10 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Param
 
 from airflow_bridge.operators import CrontabberJobOperator
+from airflow_bridge.sensors import LedgerDueSensor
 from airflow_bridge.timetables import CrontabberTimetable
 
 with DAG(
@@ -26,17 +26,41 @@ with DAG(
     start_date=None,
     catchup=False,
     max_active_runs=1,
-    is_paused_upon_creation=True,
+    is_paused_upon_creation=False,
     description="./pg_backup.sh",
     doc_md="./pg_backup.sh",
-    tags=["crontabber", "crontabber-bridge"],
+    tags=["crontabber", "crontabber-bridge", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 288,
     },
 ) as dag:
+    due = LedgerDueSensor(
+        task_id="wait_until_due",
+        app_name="pg_backup",
+        config_variable="crontabber_config",
+        mode="poke",
+        poke_interval=60.0,
+        timeout=172800.0,
+        soft_fail=True,
+    )
     job = CrontabberJobOperator(
         task_id="pg_backup",
         app_name="pg_backup",
         config_variable="crontabber_config",
     )
+    due >> job

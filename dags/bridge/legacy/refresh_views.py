@@ -2,9 +2,8 @@
 # Job: refresh_views (dag_id refresh_views)
 # Source: procedure reporting.refresh_views
 # Schedule line: job:refresh_views|*/15 7-19 * * mon-fri (crontabber.ini:12)
-# Inputs: sha256:a133a671b606755c
+# Inputs: sha256:3deda7a16038a093
 # Notes:
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
 # - retries = 3: as many retry delays (5m) as fit in one interval (15m); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
@@ -14,9 +13,10 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, CronTriggerTimetable
+from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from airflow_bridge.operators import CrontabberJobOperator
+from airflow_bridge.sensors import LedgerDueSensor
 
 with DAG(
     dag_id="refresh_views",
@@ -24,17 +24,41 @@ with DAG(
     start_date=None,
     catchup=False,
     max_active_runs=1,
-    is_paused_upon_creation=True,
+    is_paused_upon_creation=False,
     description="reporting.refresh_views",
     doc_md="reporting.refresh_views",
-    tags=["crontabber", "crontabber-bridge"],
+    tags=["crontabber", "crontabber-bridge", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 3,
     },
 ) as dag:
+    due = LedgerDueSensor(
+        task_id="wait_until_due",
+        app_name="refresh_views",
+        config_variable="crontabber_config",
+        mode="poke",
+        poke_interval=45.0,
+        timeout=1800.0,
+        soft_fail=True,
+    )
     job = CrontabberJobOperator(
         task_id="refresh_views",
         app_name="refresh_views",
         config_variable="crontabber_config",
     )
+    due >> job

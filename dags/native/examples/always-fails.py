@@ -2,9 +2,9 @@
 # Job: always-fails (dag_id always-fails)
 # Source: python class crontabber.examples.jobs.FailingJob
 # Schedule line: crontabber.examples.jobs.FailingJob|1h (crontabber.ini:9)
-# Inputs: sha256:c4edab3fd9a09d9c
+# Inputs: sha256:7d17633ff690675f
 # Notes:
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
+# - no on_airflow_since: the DAG is created paused; set on_airflow_since to the next run `crontabber list` shows, or unpause it once the cron runner no longer runs the job
 # - retry_backoff -> retry_exponential_backoff: Airflow adds up to 100% jitter to each delay
 # - nagios_critical_after is not an Airflow setting: native DAGs write no ledger: use Airflow's own alerting
 # ruff: noqa: E501  (long lines are data)
@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, DeltaTriggerTimetable
+from airflow.sdk import DAG, DeltaTriggerTimetable, Param
 
 from airflow_bridge.runtime import run_native_job
 
@@ -29,8 +29,22 @@ with DAG(
     is_paused_upon_creation=True,
     description="Fails on purpose, to show retries, the ledger's last_error and Nagios.",
     doc_md="Fails on purpose, to show retries, the ledger's last_error and Nagios.",
-    tags=["crontabber", "crontabber-native"],
+    tags=["crontabber", "crontabber-native", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 3,
         "retry_exponential_backoff": 2.0,

@@ -2,11 +2,10 @@
 # Job: daily-report (dag_id daily-report)
 # Source: python class crontabber.examples.jobs.DailyReportJob
 # Schedule line: crontabber.examples.jobs.DailyReportJob|1d (crontabber.ini:10)
-# Inputs: sha256:6baee11d980a068b
+# Inputs: sha256:a355b7af1bd56b08
 # Notes:
 # - backfill on a floating 1d interval: Airflow counts the missed intervals from start_date, the cron runner from the last success
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
-# - backfill job: catchup turns on once on_airflow_since gives the DAG its start_date
+# - no on_airflow_since: the DAG is created paused; set on_airflow_since to the next run `crontabber list` shows, or unpause it once the cron runner no longer runs the job
 # - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
@@ -17,7 +16,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, DeltaTriggerTimetable
+from airflow.sdk import DAG, DeltaTriggerTimetable, Param
 
 from airflow_bridge.runtime import run_native_job
 
@@ -30,8 +29,22 @@ with DAG(
     is_paused_upon_creation=True,
     description="A backfill job: run(date) once for every day missed since its last success.",
     doc_md="A backfill job: run(date) once for every day missed since its last success.",
-    tags=["crontabber", "crontabber-native"],
+    tags=["crontabber", "crontabber-native", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 288,
         "depends_on_past": True,

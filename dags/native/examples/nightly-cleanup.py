@@ -2,9 +2,9 @@
 # Job: nightly-cleanup (dag_id nightly-cleanup)
 # Source: python class crontabber.examples.jobs.NightlyCleanupJob
 # Schedule line: crontabber.examples.jobs.NightlyCleanupJob|1d|03:00 (crontabber.ini:11)
-# Inputs: sha256:ed92a7cec38c0f88
+# Inputs: sha256:0ded71b0d698b313
 # Notes:
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
+# - no on_airflow_since: the DAG is created paused; set on_airflow_since to the next run `crontabber list` shows, or unpause it once the cron runner no longer runs the job
 # - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, CronTriggerTimetable
+from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from airflow_bridge.runtime import run_native_job
 
@@ -28,8 +28,22 @@ with DAG(
     is_paused_upon_creation=True,
     description="A time-of-day job: once a day at 03:00 in crontabber.timezone.",
     doc_md="A time-of-day job: once a day at 03:00 in crontabber.timezone.",
-    tags=["crontabber", "crontabber-native"],
+    tags=["crontabber", "crontabber-native", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 288,
     },

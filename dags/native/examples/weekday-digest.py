@@ -2,9 +2,9 @@
 # Job: weekday-digest (dag_id weekday-digest)
 # Source: python class crontabber.examples.jobs.WeekdayDigestJob
 # Schedule line: crontabber.examples.jobs.WeekdayDigestJob|30 8 * * mon-fri (crontabber.ini:12)
-# Inputs: sha256:cc04c496ea7ff995
+# Inputs: sha256:319555873cb98a00
 # Notes:
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
+# - no on_airflow_since: the DAG is created paused; set on_airflow_since to the next run `crontabber list` shows, or unpause it once the cron runner no longer runs the job
 # - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
 # ruff: noqa: E501  (long lines are data)
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, CronTriggerTimetable
+from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from airflow_bridge.runtime import run_native_job
 
@@ -28,8 +28,22 @@ with DAG(
     is_paused_upon_creation=True,
     description="A cron-expression job: 08:30 on weekdays.",
     doc_md="A cron-expression job: 08:30 on weekdays.",
-    tags=["crontabber", "crontabber-native"],
+    tags=["crontabber", "crontabber-native", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 288,
     },

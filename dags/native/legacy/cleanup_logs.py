@@ -2,11 +2,10 @@
 # Job: cleanup_logs (dag_id cleanup_logs)
 # Source: shell command ./cleanup_logs.sh 14
 # Schedule line: job:cleanup_logs|30 4 * * * (crontabber.ini:13)
-# Inputs: sha256:9db6395cea27a525
+# Inputs: sha256:46863b001d1c0e23
 # Notes:
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
+# - no on_airflow_since: the DAG is created paused; set on_airflow_since to the next run `crontabber list` shows, or unpause it once the cron runner no longer runs the job
 # - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
-# - output_limit is not used: Airflow keeps the whole task log
 # ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""
@@ -16,7 +15,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, CronTriggerTimetable, literal
+from airflow.sdk import DAG, CronTriggerTimetable, Param, literal
 
 with DAG(
     dag_id="cleanup_logs",
@@ -27,15 +26,30 @@ with DAG(
     is_paused_upon_creation=True,
     description="./cleanup_logs.sh 14",
     doc_md="./cleanup_logs.sh 14",
-    tags=["crontabber", "crontabber-native"],
+    tags=["crontabber", "crontabber-native", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 288,
     },
 ) as dag:
     job = BashOperator(
         task_id="cleanup_logs",
-        bash_command='base="$CRONTABBER_BASE_VARIABLE"; if [ -z "$base" ]; then base="$CRONTABBER_BASE"; fi; if [ -n "$base" ]; then cd "$base" || exit 1; fi; cd "$CRONTABBER_CWD" || exit 1; exec "$CRONTABBER_ARGV_0" "$CRONTABBER_ARGV_1" "$CRONTABBER_ARGV_2" "$CRONTABBER_ARGV_3" "$CRONTABBER_ARGV_4" "$CRONTABBER_ARGV_5" "$CRONTABBER_ARGV_6" "$CRONTABBER_ARGV_7" "$CRONTABBER_ARGV_8" "$CRONTABBER_ARGV_9" ',
+        bash_command=literal(". ./legacy.rc && ionice -c 3 ./cleanup_logs.sh 14"),
+        cwd=literal("/opt/legacy_scripts"),
         env={
             "BACKUP_DIR": literal("/var/backups/postgres"),
             "KEEP": literal("7"),
@@ -43,18 +57,6 @@ with DAG(
             "PGDATABASE": literal("test"),
             "PGHOST": literal("127.0.0.1"),
             "PGUSER": literal("postgres"),
-            "CRONTABBER_ARGV_0": literal("ionice"),
-            "CRONTABBER_ARGV_1": literal("-c"),
-            "CRONTABBER_ARGV_2": literal("3"),
-            "CRONTABBER_ARGV_3": literal("/bin/sh"),
-            "CRONTABBER_ARGV_4": literal("-c"),
-            "CRONTABBER_ARGV_5": literal('. "$1" && shift && exec "$@"'),
-            "CRONTABBER_ARGV_6": literal("sh"),
-            "CRONTABBER_ARGV_7": literal("./legacy.rc"),
-            "CRONTABBER_ARGV_8": literal("./cleanup_logs.sh"),
-            "CRONTABBER_ARGV_9": literal("14"),
-            "CRONTABBER_CWD": literal("/opt/legacy_scripts"),
-            "CRONTABBER_BASE_VARIABLE": "{{ var.value.get('crontabber_base', '') }}",
         },
         append_env=True,
         skip_on_exit_code=None,

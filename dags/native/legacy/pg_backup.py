@@ -2,12 +2,11 @@
 # Job: pg_backup (dag_id pg_backup)
 # Source: shell command ./pg_backup.sh
 # Schedule line: job:pg_backup|15 2 * * * (crontabber.ini:11)
-# Inputs: sha256:00e780ca72a328ea
+# Inputs: sha256:6614f97fb8fdba2b
 # Notes:
 # - '15 2 * * *' in Europe/Berlin: CronTriggerTimetable would not fire when cron does (DST days or extended syntax), so it uses CrontabberTimetable (the crontabber Airflow plugin must be installed)
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
+# - no on_airflow_since: the DAG is created paused; set on_airflow_since to the next run `crontabber list` shows, or unpause it once the cron runner no longer runs the job
 # - retries = 288: as many retry delays (5m) as fit in one interval (1d); set max_retries to choose
-# - output_limit is not used: Airflow keeps the whole task log
 # ruff: noqa: E501  (long lines are data)
 
 """A crontabber job as an Airflow DAG (generated)."""
@@ -17,7 +16,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, literal
+from airflow.sdk import DAG, Param, literal
 
 from airflow_bridge.timetables import CrontabberTimetable
 
@@ -30,15 +29,30 @@ with DAG(
     is_paused_upon_creation=True,
     description="./pg_backup.sh",
     doc_md="./pg_backup.sh",
-    tags=["crontabber", "crontabber-native"],
+    tags=["crontabber", "crontabber-native", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 288,
     },
 ) as dag:
     job = BashOperator(
         task_id="pg_backup",
-        bash_command='base="$CRONTABBER_BASE_VARIABLE"; if [ -z "$base" ]; then base="$CRONTABBER_BASE"; fi; if [ -n "$base" ]; then cd "$base" || exit 1; fi; cd "$CRONTABBER_CWD" || exit 1; exec "$CRONTABBER_ARGV_0" "$CRONTABBER_ARGV_1" "$CRONTABBER_ARGV_2" "$CRONTABBER_ARGV_3" ',
+        bash_command=literal("nice -n 10 ./pg_backup.sh "),
+        cwd=literal("/opt/legacy_scripts"),
         env={
             "BACKUP_DIR": literal("/var/backups/postgres"),
             "KEEP": literal("7"),
@@ -46,12 +60,6 @@ with DAG(
             "PGDATABASE": literal("test"),
             "PGHOST": literal("127.0.0.1"),
             "PGUSER": literal("postgres"),
-            "CRONTABBER_ARGV_0": literal("nice"),
-            "CRONTABBER_ARGV_1": literal("-n"),
-            "CRONTABBER_ARGV_2": literal("10"),
-            "CRONTABBER_ARGV_3": literal("./pg_backup.sh"),
-            "CRONTABBER_CWD": literal("/opt/legacy_scripts"),
-            "CRONTABBER_BASE_VARIABLE": "{{ var.value.get('crontabber_base', '') }}",
         },
         append_env=True,
         skip_on_exit_code=None,

@@ -2,9 +2,9 @@
 # Job: refresh_views (dag_id refresh_views)
 # Source: procedure reporting.refresh_views
 # Schedule line: job:refresh_views|*/15 7-19 * * mon-fri (crontabber.ini:12)
-# Inputs: sha256:637e2d7d7bffdb04
+# Inputs: sha256:229c057ae1063b0a
 # Notes:
-# - no on_airflow_since: the DAG is created paused and the cron runner still runs the job; set on_airflow_since to the next run `crontabber list` shows to cut over
+# - no on_airflow_since: the DAG is created paused; set on_airflow_since to the next run `crontabber list` shows, or unpause it once the cron runner no longer runs the job
 # - retries = 3: as many retry delays (5m) as fit in one interval (15m); set max_retries to choose
 # - runs on the Airflow connection 'crontabber_postgres' (set crontabber.airflow_conn_id to change it)
 # - database_url is not used in native mode: the connection decides the database
@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
-from airflow.sdk import DAG, CronTriggerTimetable, literal
+from airflow.sdk import DAG, CronTriggerTimetable, Param, literal
 
 with DAG(
     dag_id="refresh_views",
@@ -28,8 +28,22 @@ with DAG(
     is_paused_upon_creation=True,
     description="reporting.refresh_views",
     doc_md="reporting.refresh_views",
-    tags=["crontabber", "crontabber-native"],
+    tags=["crontabber", "crontabber-native", "crontabber-config:crontabber_config"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Run the job even if the ledger already has this interval (or date), or cron runs it.",
+        ),
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Backfill jobs: the date to run (YYYY-MM-DD); empty: the run's own date.",
+        ),
+    },
     default_args={
+        "owner": "crontabber",
         "retry_delay": datetime.timedelta(seconds=300),
         "retries": 3,
     },
@@ -42,4 +56,7 @@ with DAG(
                 "DO $crontabber$\nDECLARE\n    target text := '\"reporting\".\"refresh_views\"';\n    kind \"char\";\nBEGIN\n    SELECT p.prokind INTO kind FROM pg_proc p WHERE p.oid = to_regproc(target);\n    EXECUTE CASE WHEN kind = 'p' THEN 'CALL ' ELSE 'SELECT ' END || target || '(' || '' || ')';\nEND\n$crontabber$",
             ],
         ),
+        hook_params={
+            "enable_log_db_messages": True,
+        },
     )
