@@ -16,20 +16,59 @@ from __future__ import annotations
 
 import collections
 import collections.abc
+import sys
+from typing import Any
 
 _ALIASES = ("Mapping", "MutableMapping", "Sequence", "MutableSequence",
             "Set", "MutableSet", "Callable", "Iterable", "Hashable", "Sized")
 
 
 def apply() -> None:
-    """Restore the ``collections`` ABC aliases configman 1.3.0 expects; fix acquisition lookups."""
+    """Restore the ``collections`` ABC aliases configman 1.3.0 expects; fix acquisition lookups as
+    soon as ``configman.dotdict`` is imported (now, if it already is; else by an import hook, so
+    importing crontabber does not import configman: a tick served from the cache never needs it)."""
     for name in _ALIASES:
         if not hasattr(collections, name):
             setattr(collections, name, getattr(collections.abc, name))
-    from configman import dotdict
+    dotdict = sys.modules.get("configman.dotdict")
+    if dotdict is not None:
+        _fix(dotdict)
+    elif not any(isinstance(finder, _PatchOnImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PatchOnImport())
 
+
+def _fix(dotdict: Any) -> None:
     if not getattr(dotdict.DotDictWithAcquisition.__getitem__, "_crontabber_fixed", False):
         dotdict.DotDictWithAcquisition.__getitem__ = _acquiring_getitem
+
+
+class _PatchOnImport:
+    """A ``sys.meta_path`` finder: fix ``configman.dotdict`` right after it executes, whoever imports
+    it first (a plain class: importing ``importlib.abc`` would cost a tick ~30 ms)."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != "configman.dotdict":
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _FixingLoader(spec.loader)
+                return spec
+        return None
+
+
+class _FixingLoader:
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        _fix(module)
 
 
 def _acquiring_getitem(self, key):  # type: ignore[no-untyped-def]

@@ -41,7 +41,7 @@ from crontabber.dbapi2_util import (  # noqa: F401  (0.18.1's app imported these
 )
 from crontabber.errors import ConfigError, JobDescriptionError, JobNotFoundError  # noqa: F401
 from crontabber.generic_app import App, main
-from crontabber.sentry import failure_reporter, sentrytest
+from crontabber.sentry import configured_dsn, failure_reporter, sentrytest
 from crontabber.state.mapping import JobStateMapping
 
 try:
@@ -211,7 +211,8 @@ class CronTabberBase(RequiredConfig):
     def _runner(self) -> Any:
         from crontabber.runner import Runner
 
-        return Runner(self._settings(), self._ledger(), self.clock, on_failure=failure_reporter(self.config))
+        reporter = failure_reporter(configured_dsn(self.config))
+        return Runner(self._settings(), self._ledger(), self.clock, on_failure=reporter)
 
     def run_all(self) -> list[Any]:
         """One tick: every due job, in dependency order; the results."""

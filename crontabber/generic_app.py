@@ -34,7 +34,7 @@ from configman import (
 from configman.dotdict import DotDictWithAcquisition
 
 from crontabber.errors import ConfigError, CrontabberError
-from crontabber.log_setup import syslog_handler
+from crontabber.log_setup import options_of, syslog_handler
 
 environment = DotDictWithAcquisition(os.environ)
 environment.always_ignore_mismatches = True
@@ -82,7 +82,7 @@ def setup_logger(app_name: str, config: Any, local_unused: Any = None, args_unus
     handler.setFormatter(logging.Formatter(re.sub(r"{(\w+)}", r"%(\1)s", text)))
     handlers: list[logging.Handler] = [handler]
     try:
-        handlers.append(syslog_handler(config))  # as 0.18.1: syslog at syslog_error_logging_level
+        handlers.append(syslog_handler(options_of(config)))  # as 0.18.1: at syslog_error_logging_level
     except OSError as exc:  # a syslog host that does not resolve must not stop the jobs
         handler.handle(logging.makeLogRecord({"msg": f"syslog is unreachable ({exc}); logging to stderr only",
                                               "levelno": logging.WARNING, "levelname": "WARNING"}))

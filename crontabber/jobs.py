@@ -72,6 +72,7 @@ class JobDefinition:
     _config: Any = field(default=None, repr=False)
     _config_parent: Any = field(default=None, repr=False)
     _config_values: Any = field(default=None, repr=False)
+    _config_loader: Any = field(default=None, repr=False)  # builds the namespace (a job from the cache)
 
     def bind_config(self, namespace: Any, parent: Any, values: Mapping[str, Any] | None = None) -> None:
         """Attach the job's resolved configman namespace (None: it has none) and its parent, or,
@@ -85,6 +86,8 @@ class JobDefinition:
     def config(self) -> Any:
         """What the job's constructor receives: its namespace, built on first use when it has none
         (with 10,000 jobs, building them all would cost an idle tick a second)."""
+        if self._config is None and self._config_loader is not None:
+            self._config = self._config_loader()
         if self._config is None:
             from configman.dotdict import DotDictWithAcquisition
 

@@ -11,24 +11,30 @@ local socket such as ``/dev/log``.
 from __future__ import annotations
 
 import logging
-import logging.handlers
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from crontabber.errors import ConfigError
 
 LOGGER_NAME = "crontabber"
+OPTION_NAMES = ("syslog_host", "syslog_port", "syslog_facility_string", "syslog_line_format_string",
+                "syslog_error_logging_level", "stderr_line_format_string", "stderr_error_logging_level")
 
 
-def option(config: Any, name: str) -> str:
-    """``logging.<name>`` when set, else ``resource.logging.<name>``, as text."""
-    value = config.logging[name]
-    if value in (None, "") and "resource" in config:  # a launcher's configuration may have no [resource]
-        value = config.resource.logging[name]
-    return str(value)
+def options_of(config: Any) -> dict[str, str]:
+    """The logging options of a resolved configuration: ``logging.<name>`` when set, else
+    ``resource.logging.<name>`` (a launcher's configuration may have no ``[resource]``)."""
+    options = {}
+    for name in OPTION_NAMES:
+        value = config.logging[name]
+        if value in (None, "") and "resource" in config:
+            value = config.resource.logging[name]
+        options[name] = str(value)
+    return options
 
 
-def _level(config: Any, name: str) -> int:
-    text = option(config, name).strip()
+def _level(options: Mapping[str, str], name: str) -> int:
+    text = options[name].strip()
     if text.isdigit():
         return int(text)
     level = logging.getLevelName(text.upper())
@@ -38,8 +44,8 @@ def _level(config: Any, name: str) -> int:
                       "40 ERROR, 50 CRITICAL) or one of those names")
 
 
-def _format(config: Any, name: str) -> logging.Formatter:
-    text = option(config, name).replace("{app_name}", LOGGER_NAME)
+def _format(options: Mapping[str, str], name: str) -> logging.Formatter:
+    text = options[name].replace("{app_name}", LOGGER_NAME)
     try:
         formatter = logging.Formatter(text, style="{")
         formatter.format(logging.LogRecord(LOGGER_NAME, logging.INFO, __file__, 0, "check", (), None))
@@ -49,36 +55,38 @@ def _format(config: Any, name: str) -> logging.Formatter:
     return formatter
 
 
-def syslog_handler(config: Any) -> logging.Handler:
+def syslog_handler(options: Mapping[str, str]) -> logging.Handler:
     """A ``SysLogHandler`` for the configured host/port (UDP) or local socket, facility and format."""
-    facility_name = option(config, "syslog_facility_string").strip().lower()
+    import logging.handlers  # only when the handler is built (it pulls in socket and more)
+
+    facility_name = options["syslog_facility_string"].strip().lower()
     facility = logging.handlers.SysLogHandler.facility_names.get(facility_name)
     if facility is None:
         known = ", ".join(sorted(logging.handlers.SysLogHandler.facility_names))
         raise ConfigError(f"logging.syslog_facility_string = {facility_name!r} is not a syslog "
                           f"facility; use one of {known}")
-    host = option(config, "syslog_host").strip() or "localhost"
+    host = options["syslog_host"].strip() or "localhost"
     if host.startswith("/"):
         address: Any = host
     else:
-        port = option(config, "syslog_port").strip()
+        port = options["syslog_port"].strip()
         if not port.isdigit():
             raise ConfigError(f"logging.syslog_port = {port!r}: the port must be a number (e.g. 514)")
         address = (host, int(port))
     handler = logging.handlers.SysLogHandler(address=address, facility=facility)  # OSError: unreachable
-    handler.setLevel(_level(config, "syslog_error_logging_level"))
-    handler.setFormatter(_format(config, "syslog_line_format_string"))
+    handler.setLevel(_level(options, "syslog_error_logging_level"))
+    handler.setFormatter(_format(options, "syslog_line_format_string"))
     return handler
 
 
-def configure(config: Any, stream: TextIO, debug: bool = False) -> logging.Logger:
+def configure(options: Mapping[str, str], stream: TextIO, debug: bool = False) -> logging.Logger:
     """Send the ``crontabber`` logger's lines to ``stream`` and to syslog; return that logger.
 
     Replaces (and closes) the handlers a previous call attached, so a process that runs
     several commands keeps one stderr and one syslog handler."""
     stderr = logging.StreamHandler(stream)
-    stderr.setFormatter(_format(config, "stderr_line_format_string"))
-    stderr.setLevel(logging.DEBUG if debug else _level(config, "stderr_error_logging_level"))
+    stderr.setFormatter(_format(options, "stderr_line_format_string"))
+    stderr.setLevel(logging.DEBUG if debug else _level(options, "stderr_error_logging_level"))
     logger = logging.getLogger(LOGGER_NAME)
     for old in logger.handlers:
         old.close()
@@ -86,10 +94,10 @@ def configure(config: Any, stream: TextIO, debug: bool = False) -> logging.Logge
     logger.setLevel(stderr.level)
     logger.propagate = False
     try:
-        syslog = syslog_handler(config)
+        syslog = syslog_handler(options)
     except OSError as exc:  # a syslog host that does not resolve must not stop the jobs
         logger.warning("syslog at %s is unreachable (%s); log lines go to stderr only",
-                       option(config, "syslog_host"), exc)
+                       options["syslog_host"], exc)
         return logger
     logger.addHandler(syslog)
     logger.setLevel(min(stderr.level, syslog.level))

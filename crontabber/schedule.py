@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-import cronsim
-
 UTC = dt.timezone.utc
 DAY = 86400
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
@@ -204,6 +202,8 @@ class CronSchedule:
     text: str
 
     def __post_init__(self) -> None:
+        import cronsim  # only cron expressions need it: a tick of frequency jobs skips its import
+
         try:
             cronsim.CronSim(self.expression, dt.datetime(2000, 1, 1, tzinfo=self.tz))
         except cronsim.CronSimError as exc:
@@ -221,6 +221,8 @@ class CronSchedule:
         return cls(expression, tz, text)
 
     def _iter(self, after: dt.datetime) -> Iterator[dt.datetime]:
+        import cronsim
+
         for local in cronsim.CronSim(self.expression, after.astimezone(self.tz)):
             yield local.astimezone(UTC)
 

@@ -161,9 +161,8 @@ class FailureReporter:
                         describe_dsn(self.dsn), self._reporter.transport.last_problem)
 
 
-def failure_reporter(config: Any) -> FailureReporter | None:
-    """The hook for a configuration: None without a DSN, or (with one warning) without sentry-sdk."""
-    dsn = configured_dsn(config)
+def failure_reporter(dsn: str) -> FailureReporter | None:
+    """The hook for a DSN: None without one, or (with one warning) without sentry-sdk."""
     if not dsn:
         return None
     try:

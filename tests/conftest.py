@@ -1,11 +1,19 @@
 """Shared fixtures; the job-author fixtures come from crontabber.testing (the pytest11 plugin)."""
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
 
 from tests import jobs_for_tests
 
 
 def pytest_configure(config):
+    # Ticks cache their resolved settings (crontabber.config.cache): keep that out of ~/.cache.
+    os.environ.setdefault("CRONTABBER_CACHE_DIR", tempfile.mkdtemp(prefix="crontabber-test-cache-"))
+    atexit.register(shutil.rmtree, os.environ["CRONTABBER_CACHE_DIR"], ignore_errors=True)
     config.addinivalue_line("markers", "airflow: runs the real Apache Airflow 3.3 (CI always runs these)")
     config.addinivalue_line("markers", "airflow_live: a live Airflow deployment (api-server, scheduler, "
                             "dag-processor, triggerer, Celery) on the real clock, ~6 min (CI always runs these)")

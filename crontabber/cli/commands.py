@@ -21,15 +21,17 @@ from crontabber.state import Ledger
 Handler = Callable[[argparse.Namespace, Mapping[str, str], TextIO, TextIO], int]
 
 
-def _settings(args: argparse.Namespace, overrides: Mapping[str, str], err: TextIO) -> Settings:
+def _settings(args: argparse.Namespace, overrides: Mapping[str, str], err: TextIO,
+              cached: bool = False) -> Settings:
+    """The settings (``cached``: from the settings cache when nothing changed; a tick does)."""
     from crontabber import log_setup
 
     conf = args.conf or default_conf_path(os.environ)
-    settings = load_settings(conf, overrides)
+    settings = load_settings(conf, overrides, cached=cached)
     if conf is None and not settings.jobs:
         raise ConfigError(f"no configuration: {_where_looked(os.environ)}; pass --admin.conf=FILE "
                           "(nothing was run or created)")
-    log_setup.configure(settings.config, err, args.debug)
+    log_setup.configure(settings.logging_options, err, args.debug)
     return settings
 
 
@@ -52,7 +54,7 @@ def _ledger(settings: Settings) -> Iterator[Ledger]:
 def run(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     from crontabber.runner import Runner
 
-    settings = _settings(args, overrides, err)
+    settings = _settings(args, overrides, err, cached=True)
     if args.date and not args.job:
         raise UsageError("--date needs --job NAME (a backfill job)")
     if args.max_workers is not None and args.max_workers < 1:
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace, overrides: Mapping[str, str], out: TextIO, err
         from crontabber.sentry import failure_reporter
 
         runner = Runner(settings, ledger, SystemClock(), max_workers=args.max_workers,
-                        on_failure=failure_reporter(settings.config))
+                        on_failure=failure_reporter(settings.sentry_dsn))
         if not args.job:
             runner.tick()
             return 0

@@ -15,9 +15,8 @@ from typing import TextIO
 from crontabber.config.options import PER_JOB_KEYS
 from crontabber.config.settings import Settings
 from crontabber.jobs import missing_dependencies
-from crontabber.log_setup import option
 from crontabber.redaction import redact
-from crontabber.sentry import MISSING_SDK, configured_dsn, describe_dsn
+from crontabber.sentry import MISSING_SDK, describe_dsn
 from crontabber.state import check_url
 
 
@@ -37,20 +36,19 @@ def notes(settings: Settings) -> list[str]:
     """Things that are fine but worth saying (accepted-but-unused and unknown options)."""
     result = [f"option {key} is accepted for crontabber 0.18.1 compatibility but not acted on"
               for key in settings.not_acted_on]
-    if configured_dsn(settings.config) and importlib.util.find_spec("sentry_sdk") is None:
+    if settings.sentry_dsn and importlib.util.find_spec("sentry_sdk") is None:
         result.append(MISSING_SDK)
     return result
 
 
 def _alerting(settings: Settings, out: TextIO) -> None:
     """Where failures are reported beyond the ledger: Sentry (when configured) and syslog."""
-    config = settings.config
-    dsn = configured_dsn(config)
+    options, dsn = settings.logging_options, settings.sentry_dsn
     out.write(f"sentry: {'job failures are sent to ' + describe_dsn(dsn) if dsn else 'off (no sentry.dsn)'}\n")
-    host = option(config, "syslog_host").strip() or "localhost"
-    where = host if host.startswith("/") else f"{host}:{option(config, 'syslog_port').strip()} (UDP)"
-    out.write(f"syslog: log lines at level {option(config, 'syslog_error_logging_level')} and above to "
-              f"{where}, facility {option(config, 'syslog_facility_string')}\n")
+    host = options["syslog_host"].strip() or "localhost"
+    where = host if host.startswith("/") else f"{host}:{options['syslog_port'].strip()} (UDP)"
+    out.write(f"syslog: log lines at level {options['syslog_error_logging_level']} and above to "
+              f"{where}, facility {options['syslog_facility_string']}\n")
 
 
 def report(settings: Settings, out: TextIO, verbose: bool = False, strict: bool = False) -> int:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from configman import Namespace
+if TYPE_CHECKING:
+    from configman import Namespace
+
 
 from crontabber import _compat  # noqa: F401
 from crontabber.schedule import parse_duration
@@ -61,10 +63,15 @@ LOGGING_OPTIONS = (
     ("stderr_line_format_string", "{asctime} {levelname} crontabber: {message}"),
     ("stderr_error_logging_level", "30"),
 )
+LOGGING_DEFAULTS = {name: default for name, default in LOGGING_OPTIONS}  # resource.logging's defaults
 KNOWN_ROOTS = ("crontabber", "resource", "logging", "sentry", "secrets")
 
 
 def base_namespace() -> Namespace:
+    """Every option crontabber reads, as configman's namespace (configman is imported here, not at
+    module level, so a tick served from the settings cache never imports it)."""
+    from configman import Namespace
+
     root = Namespace()
     root.add_option("application", default="", doc="0.18.1 generic_app option, not used")
     root.namespace("crontabber")
